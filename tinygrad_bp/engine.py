@@ -1,0 +1,386 @@
+"""Value: a scalar that records the computation graph, and the chain rule over it.
+
+Every operation is an `Op`: its forward value and its local derivatives
+(∂out/∂input for each input) are written side by side, once.  The same local
+rule serves the float pass of `Value.backward()` and the graph-building pass of
+`grad(..., create_graph=True)`: rules use only arithmetic and the helpers
+`_ln`, `_data`, so they work on floats and on Values alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Union
+
+Number = Union[int, float]
+
+
+class Op:
+    """One operation: `forward(*input_data) -> float` and `local(*inputs, out) -> partials`."""
+
+    __slots__ = ("name", "forward", "local")
+
+    def __init__(self, name: str, forward: Callable[..., float], local: Callable[..., Sequence[Any]]):
+        self.name = name
+        self.forward = forward
+        self.local = local
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+def _data(x: Any) -> float:
+    """The float behind a Value or a number (for rules that branch on a value)."""
+    return x.data if isinstance(x, Value) else x
+
+
+def _ln(x: Any) -> Any:
+    """ln for a float or a Value (so that a local rule is differentiable again)."""
+    return x.log() if isinstance(x, Value) else math.log(x)
+
+
+def _fmt(x: float) -> str:
+    return repr(float(x))
+
+
+# --- the ops: forward value and local derivatives, side by side ------------------
+
+def _add(a, b):
+    return a + b
+
+
+ADD = Op("+", _add, lambda a, b, out: (1.0, 1.0))
+
+SUB = Op("-", lambda a, b: a - b, lambda a, b, out: (1.0, -1.0))
+
+MUL = Op("*", lambda a, b: a * b, lambda a, b, out: (b, a))
+
+
+def _div(a, b):
+    if b == 0:
+        raise ZeroDivisionError(f"/: division by zero ({_fmt(a)} / {_fmt(b)})")
+    return a / b
+
+
+DIV = Op("/", _div, lambda a, b, out: (1.0 / b, -out / b))
+
+NEG = Op("neg", lambda x: -x, lambda x, out: (-1.0,))
+
+
+def _pow(a, b):
+    if a < 0 and not float(b).is_integer():
+        raise ValueError(f"**: negative base {_fmt(a)} to the fractional power {_fmt(b)} is not real")
+    if a == 0 and b < 0:
+        raise ZeroDivisionError(f"**: zero base to the negative power {_fmt(b)}")
+    try:
+        return float(a) ** b
+    except OverflowError:
+        raise OverflowError(f"**: {_fmt(a)} ** {_fmt(b)} overflows a float") from None
+
+
+def _d_pow(a, b, out):
+    if _data(a) <= 0:
+        raise ValueError(
+            f"**: the base must be > 0 when the exponent is a Value (d/db a**b = a**b * ln a), got {_fmt(_data(a))}"
+        )
+    return (b * a ** (b - 1), out * _ln(a))
+
+
+POW = Op("**", _pow, _d_pow)
+
+
+def _d_pow_const(k: float) -> Callable[..., tuple]:
+    def local(x, out):
+        if k == 1:
+            return (1.0,)
+        if k < 1 and _data(x) == 0:
+            raise ValueError(f"**: the derivative of x ** {_fmt(k)} is infinite at x = 0")
+        return (k * x ** (k - 1),)
+    return local
+
+
+class PowConst(Op):
+    """x ** k for a constant exponent k: d/dx = k·x^(k−1)."""
+
+    __slots__ = ("exponent",)
+
+    def __init__(self, k: float):
+        self.exponent = k
+        super().__init__("**", lambda x: _pow(x, k), _d_pow_const(k))
+
+    def __repr__(self) -> str:
+        return f"PowConst({self.exponent!r})"
+
+
+def _exp(x):
+    try:
+        return math.exp(x)
+    except OverflowError:
+        raise OverflowError(f"exp: exp({_fmt(x)}) overflows a float (inputs above ~709.78)") from None
+
+
+EXP = Op("exp", _exp, lambda x, out: (out,))
+
+
+def _log(x):
+    if x <= 0:
+        raise ValueError(f"log: input must be > 0, got {_fmt(x)}")
+    return math.log(x)
+
+
+LOG = Op("log", _log, lambda x, out: (1.0 / x,))
+
+TANH = Op("tanh", math.tanh, lambda x, out: (1.0 - out * out,))
+
+
+def _sigmoid(x):
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)  # no overflow for very negative x
+    return e / (1.0 + e)
+
+
+SIGMOID = Op("sigmoid", _sigmoid, lambda x, out: (out * (1.0 - out),))
+
+RELU = Op("relu", lambda x: x if x > 0 else 0.0, lambda x, out: (1.0 if _data(x) > 0 else 0.0,))
+
+
+def _sum(*xs):
+    return sum(xs, 0.0)
+
+
+SUM = Op("sum", _sum, lambda *inputs: (1.0,) * (len(inputs) - 1))
+
+
+def _net(*inputs):
+    # inputs = w_1..w_n, x_1..x_n[, b]
+    n = len(inputs) // 2
+    s = 0.0
+    for w, x in zip(inputs[:n], inputs[n:2 * n]):
+        s += w * x
+    return s + inputs[-1] if len(inputs) % 2 else s
+
+
+def _d_net(*inputs_out):
+    # ∂net/∂w_i = x_i, ∂net/∂x_i = w_i, ∂net/∂b = 1
+    inputs = inputs_out[:-1]
+    n = len(inputs) // 2
+    partials = list(inputs[n:2 * n]) + list(inputs[:n])
+    if len(inputs) % 2:
+        partials.append(1.0)
+    return partials
+
+
+NET = Op("net", _net, _d_net)
+
+
+# --- Value ---------------------------------------------------------------------
+
+def _check_number(x: Any, what: str) -> float:
+    if isinstance(x, float):
+        return x
+    if isinstance(x, (str, bytes, complex)) or x is None or not hasattr(type(x), "__float__"):
+        raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} {x!r:.60}")
+    try:
+        return float(x)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} ({e})") from None
+
+
+class Value:
+    """A scalar in a computation graph: `.data`, `.grad`, `.label`, `.op`."""
+
+    __slots__ = ("data", "grad", "label", "_op", "_prev", "__weakref__")
+    __array_ufunc__ = None  # numpy scalars on the left defer to our reflected ops
+
+    def __init__(self, data: Number, label: str = ""):
+        self.data = _check_number(data, "Value")
+        self.grad = 0.0
+        self.label = label
+        self._op: Op | None = None
+        self._prev: tuple[Value, ...] = ()
+
+    @property
+    def op(self) -> str:
+        """'' for a leaf, else the op's name ('+', '*', 'tanh', ...)."""
+        return "" if self._op is None else self._op.name
+
+    @property
+    def children(self) -> tuple[Value, ...]:
+        """The inputs of the op that made this Value (empty for a leaf)."""
+        return self._prev
+
+    def local_grads(self) -> list[float]:
+        """∂self/∂input for each input, as floats, evaluated at the current data."""
+        if self._op is None:
+            return []
+        return list(self._op.local(*[c.data for c in self._prev], self.data))
+
+    def __repr__(self) -> str:
+        return f"Value(data={self.data!r}, grad={self.grad!r}, op={self.op!r}, label={self.label!r})"
+
+    # --- building nodes ---
+    @staticmethod
+    def _apply(op: Op, *inputs: Value) -> Value:
+        out = Value.__new__(Value)
+        out.data = op.forward(*[v.data for v in inputs])
+        out.grad = 0.0
+        out.label = ""
+        out._op = op
+        out._prev = inputs
+        return out
+
+    @staticmethod
+    def _lift(x: Any, op: str) -> Value:
+        if isinstance(x, Value):
+            return x
+        return Value(_check_number(x, op))
+
+    def __add__(self, other: Value | Number) -> Value:
+        return Value._apply(ADD, self, Value._lift(other, "+"))
+
+    def __radd__(self, other: Number) -> Value:
+        return Value._apply(ADD, Value._lift(other, "+"), self)
+
+    def __sub__(self, other: Value | Number) -> Value:
+        return Value._apply(SUB, self, Value._lift(other, "-"))
+
+    def __rsub__(self, other: Number) -> Value:
+        return Value._apply(SUB, Value._lift(other, "-"), self)
+
+    def __mul__(self, other: Value | Number) -> Value:
+        return Value._apply(MUL, self, Value._lift(other, "*"))
+
+    def __rmul__(self, other: Number) -> Value:
+        return Value._apply(MUL, Value._lift(other, "*"), self)
+
+    def __truediv__(self, other: Value | Number) -> Value:
+        return Value._apply(DIV, self, Value._lift(other, "/"))
+
+    def __rtruediv__(self, other: Number) -> Value:
+        return Value._apply(DIV, Value._lift(other, "/"), self)
+
+    def __pow__(self, other: Value | Number) -> Value:
+        if isinstance(other, Value):
+            return Value._apply(POW, self, other)
+        return Value._apply(PowConst(_check_number(other, "**")), self)
+
+    def __rpow__(self, other: Number) -> Value:
+        return Value._apply(POW, Value._lift(other, "**"), self)
+
+    def __neg__(self) -> Value:
+        return Value._apply(NEG, self)
+
+    def __pos__(self) -> Value:
+        return self
+
+    def exp(self) -> Value:
+        return Value._apply(EXP, self)
+
+    def log(self) -> Value:
+        return Value._apply(LOG, self)
+
+    def tanh(self) -> Value:
+        return Value._apply(TANH, self)
+
+    def sigmoid(self) -> Value:
+        return Value._apply(SIGMOID, self)
+
+    def relu(self) -> Value:
+        return Value._apply(RELU, self)
+
+    @staticmethod
+    def sum(values: Iterable[Value | Number]) -> Value:
+        """Σ values as ONE node with n inputs (∂/∂x_i = 1)."""
+        inputs = tuple(Value._lift(v, "sum") for v in values)
+        return Value._apply(SUM, *inputs)
+
+    @staticmethod
+    def net(weights: Sequence[Value], inputs: Sequence[Value | Number], bias: Value | Number | None = None) -> Value:
+        """A neuron's net input Σ w_i·x_i + b as ONE node (∂/∂w_i = x_i, ∂/∂x_i = w_i, ∂/∂b = 1)."""
+        if len(weights) != len(inputs):
+            raise ValueError(f"net: {len(weights)} weights but {len(inputs)} inputs")
+        ws = tuple(Value._lift(w, "net") for w in weights)
+        xs = tuple(Value._lift(x, "net") for x in inputs)
+        if bias is None:
+            return Value._apply(NET, *ws, *xs)
+        return Value._apply(NET, *ws, *xs, Value._lift(bias, "net"))
+
+    # --- the chain rule ---
+    def backward(self) -> None:
+        """Set d self/d self = 1 and push gradients back in reverse topological order.
+
+        Leaves ADD this pass's gradient to what they hold (as in PyTorch); interior
+        nodes hold the gradient of this pass only.
+        """
+        topo = topological_order(self)
+        kept = []
+        for v in topo:
+            if v._op is None and v.grad:
+                kept.append((v, v.grad))
+            v.grad = 0.0
+        self.grad = 1.0
+        for v in reversed(topo):
+            op = v._op
+            if op is None:
+                continue
+            g = v.grad
+            prev = v._prev
+            partials = op.local(*[c.data for c in prev], v.data)
+            for c, p in zip(prev, partials):
+                c.grad += g * p
+        for v, old in kept:
+            v.grad = old + v.grad
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node of root's graph, inputs before the nodes that use them (iterative)."""
+    order: list[Value] = []
+    seen = {root}
+    stack = [(root, iter(root._prev))]
+    while stack:
+        node, it = stack[-1]
+        for child in it:
+            if child not in seen:
+                seen.add(child)
+                stack.append((child, iter(child._prev)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list[Value]:
+    """d output / d input for each input, leaving every `.grad` untouched.
+
+    With create_graph=True the results are Values in a new graph built from the
+    same local rules, so they can be differentiated again.  An input that does
+    not reach `output` gets 0.
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
+    grads: dict[Value, Any] = {output: 1.0}
+    for v in reversed(topological_order(output)):
+        op = v._op
+        g = grads.get(v)
+        if op is None or g is None:
+            continue
+        prev = v._prev
+        if create_graph:
+            partials = op.local(*prev, v)
+        else:
+            partials = op.local(*[c.data for c in prev], v.data)
+        for c, p in zip(prev, partials):
+            contrib = g * p
+            old = grads.get(c)
+            grads[c] = contrib if old is None else old + contrib
+    result = []
+    for x in inputs:
+        g = grads.get(x, 0.0)
+        result.append(g if isinstance(g, Value) else Value(g))
+    return result
