@@ -1,0 +1,360 @@
+"""Value, its ops, backward() and grad(): against hand computations, central differences and PyTorch."""
+
+import gc
+import math
+import sys
+import weakref
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_bp import Value, grad
+
+finite = st.floats(min_value=-3.0, max_value=3.0, allow_nan=False)
+positive = st.floats(min_value=0.1, max_value=3.0)
+
+
+def central_difference(f, xs, i, h=1e-6):
+    up = list(xs)
+    down = list(xs)
+    up[i] += h
+    down[i] -= h
+    return (f(*[Value(v) for v in up]).data - f(*[Value(v) for v in down]).data) / (2 * h)
+
+
+def check_against_central_differences(f, xs, rel=1e-5, abs_=1e-6):
+    vals = [Value(x) for x in xs]
+    out = f(*vals)
+    out.backward()
+    for i, v in enumerate(vals):
+        assert v.grad == pytest.approx(central_difference(f, xs, i), rel=rel, abs=abs_), f"input {i}"
+
+
+# --- construction --------------------------------------------------------------
+
+def test_value_holds_float_data_and_zero_grad():
+    v = Value(3, label="x")
+    assert type(v.data) is float and v.data == 3.0
+    assert v.grad == 0.0 and v.label == "x" and v.op == ""
+
+
+def test_value_accepts_numpy_scalars():
+    assert Value(np.float32(0.5)).data == 0.5
+    assert Value(np.int64(-2)).data == -2.0
+
+
+@pytest.mark.parametrize("bad", ["1.0", None, [1.0], 1 + 2j, b"1"])
+def test_value_rejects_non_numbers_naming_the_type(bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        Value(bad)
+
+
+def test_op_with_non_number_is_type_error():
+    with pytest.raises(TypeError):
+        Value(1.0) + "a"
+    with pytest.raises(TypeError):
+        None * Value(1.0)
+
+
+def test_repr_says_data_grad_op_and_label():
+    a = Value(2.0, label="a")
+    b = (a * 3.0).tanh()
+    b.label = "t"
+    r = repr(b)
+    assert f"data={math.tanh(6.0)!r}" in r and "grad=0.0" in r and "op='tanh'" in r and "label='t'" in r
+    assert repr(a) == "Value(data=2.0, grad=0.0, op='', label='a')"
+
+
+# --- each op: forward value and gradient --------------------------------------
+
+def test_forward_values_by_hand():
+    a, b = Value(2.0), Value(-3.0)
+    assert (a + b).data == -1.0 and (a - b).data == 5.0 and (a * b).data == -6.0
+    assert (a / b).data == 2.0 / -3.0 and (a**3).data == 8.0 and (-a).data == -2.0
+    assert (2 ** a).data == 4.0 and (a ** Value(0.5)).data == math.sqrt(2.0)
+    assert (1 - a).data == -1.0 and (1 / a).data == 0.5 and (3 + a).data == 5.0 and (3 * a).data == 6.0
+    assert a.exp().data == math.exp(2.0) and a.log().data == math.log(2.0)
+    assert b.relu().data == 0.0 and a.relu().data == 2.0
+    assert a.sigmoid().data == pytest.approx(1 / (1 + math.exp(-2.0)), rel=1e-15)
+    assert Value.sum([a, b, 4]).data == 3.0 and Value.sum([a, b]).op == "sum"
+    n = Value.net([a, b], [Value(0.5), Value(2.0)], Value(0.25))
+    assert n.op == "net" and n.data == 2.0 * 0.5 + -3.0 * 2.0 + 0.25
+
+
+binary_ops = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow_value": lambda a, b: a ** b,
+}
+
+
+@pytest.mark.parametrize("name", sorted(binary_ops))
+@given(a=positive, b=positive)
+@settings(max_examples=40, deadline=None)
+def test_binary_ops_match_central_differences(name, a, b):
+    check_against_central_differences(binary_ops[name], [a, b])
+
+
+unary_ops = {
+    "neg": lambda x: -x,
+    "pow3": lambda x: x**3,
+    "pow_half": lambda x: (x * x + 1) ** 0.5,
+    "pow_neg": lambda x: (x * x + 1) ** -2,
+    "exp": lambda x: x.exp(),
+    "log": lambda x: (x * x + 0.5).log(),
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "relu": lambda x: (x + 0.001).relu() * x,
+    "radd": lambda x: 2.5 + x,
+    "rsub": lambda x: 2.5 - x,
+    "rmul": lambda x: 2.5 * x,
+    "rdiv": lambda x: 2.5 / (x * x + 1),
+    "rpow": lambda x: 2.5**x,
+}
+
+
+@pytest.mark.parametrize("name", sorted(unary_ops))
+@given(x=finite)
+@settings(max_examples=40, deadline=None)
+def test_unary_ops_match_central_differences(name, x):
+    if name == "relu" and abs(x + 0.001) < 1e-4:
+        return  # the kink: central differences straddle it
+    check_against_central_differences(lambda v: unary_ops[name](v), [x])
+
+
+@given(xs=st.lists(finite, min_size=1, max_size=6))
+@settings(max_examples=30, deadline=None)
+def test_nary_sum_and_net_match_central_differences(xs):
+    n = len(xs)
+    check_against_central_differences(lambda *v: Value.sum(v) * v[0], xs)
+    if n >= 2:
+        k = n // 2
+        check_against_central_differences(lambda *v: Value.net(v[:k], v[k:2 * k], v[-1]) * v[0], xs)
+
+
+@given(x=finite, y=finite)
+@settings(max_examples=40, deadline=None)
+def test_reused_subexpressions_accumulate(x, y):
+    def f(a, b):
+        c = a * b + a
+        d = c * c + c.tanh() * a
+        return d / (1 + c * c) + Value.sum([c, c, d])
+
+    check_against_central_differences(f, [x, y], rel=1e-4, abs_=1e-5)
+
+
+def test_same_value_used_twice_in_one_op():
+    a = Value(3.0)
+    (a * a).backward()
+    assert a.grad == 6.0
+    b = Value(3.0)
+    (b + b).backward()
+    assert b.grad == 2.0
+
+
+# --- against PyTorch in float64 ------------------------------------------------
+
+def composite(a, b, c, exp, log, tanh, sigmoid, relu):
+    d = a * b + c / (a - 2.0) - b**3
+    e = tanh(d) * sigmoid(a * c) + relu(b - 0.1) * exp(c * 0.5)
+    f = log(e * e + 1.0) + (-d) * (2.0 - a) / 3.0
+    return f * e + (a**2 + 1.0) ** 0.25 + 2.0 ** c + (c * c + 1.0) ** (a * 0.5)
+
+
+@given(a=st.floats(-1.5, 1.5), b=st.floats(-1.5, 1.5), c=st.floats(-1.5, 1.5))
+@settings(max_examples=60, deadline=None)
+def test_composite_matches_pytorch_float64(a, b, c):
+    vals = [Value(a), Value(b), Value(c)]
+    out = composite(*vals, Value.exp, Value.log, Value.tanh, Value.sigmoid, Value.relu)
+    out.backward()
+    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in (a, b, c)]
+    tout = composite(*ts, torch.exp, torch.log, torch.tanh, torch.sigmoid, torch.relu)
+    tout.backward()
+    assert out.data == pytest.approx(tout.item(), rel=1e-10, abs=1e-12)
+    for v, t in zip(vals, ts):
+        assert v.grad == pytest.approx(t.grad.item(), rel=1e-10, abs=1e-12)
+
+
+# --- backward semantics ---------------------------------------------------------
+
+def test_backward_seeds_one_and_applies_chain_rule_by_hand():
+    x, w, b = Value(0.5), Value(-2.0), Value(1.0)
+    y = (x * w + b).tanh()
+    y.backward()
+    t = math.tanh(0.5 * -2.0 + 1.0)
+    assert y.grad == 1.0
+    assert w.grad == pytest.approx((1 - t * t) * 0.5, rel=1e-15)
+    assert x.grad == pytest.approx((1 - t * t) * -2.0, rel=1e-15)
+    assert b.grad == pytest.approx(1 - t * t, rel=1e-15)
+
+
+def test_two_backward_calls_give_exactly_twice_the_leaf_gradient():
+    a, b = Value(0.3), Value(-1.7)
+    out = (a * b).sigmoid() * a + (b / a).tanh()
+    out.backward()
+    first = (a.grad, b.grad)
+    mid = out._prev[0]
+    interior = mid.grad
+    out.backward()
+    assert (a.grad, b.grad) == (2 * first[0], 2 * first[1])
+    assert mid.grad == interior  # interior nodes hold the latest pass only
+
+
+def test_deep_chain_of_a_million_nodes_at_default_recursion_limit():
+    assert sys.getrecursionlimit() <= 10_000
+    x = Value(1.0)
+    y = x
+    for _ in range(1_000_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad == 1.0
+    del y  # freeing a million-node chain must not crash either
+
+
+def test_no_reference_cycles_graph_freed_without_gc():
+    gc.disable()
+    try:
+        x = Value(0.5)
+        y = ((x * 2.0).tanh() ** 2 + x.exp()).sigmoid()
+        mid = weakref.ref(y._prev[0])
+        out = weakref.ref(y)
+        y.backward()
+        g, = grad(y, [x], create_graph=True)
+        del y, g
+        assert out() is None and mid() is None
+    finally:
+        gc.enable()
+
+
+# --- higher-order gradients -----------------------------------------------------
+
+def test_grad_leaves_grad_fields_untouched():
+    x = Value(0.7)
+    x.grad = 5.0
+    y = x.tanh() * x
+    g, = grad(y, [x])
+    assert x.grad == 5.0 and y.grad == 0.0
+    t = math.tanh(0.7)
+    assert g.data == pytest.approx((1 - t * t) * 0.7 + t, rel=1e-15)
+
+
+def test_grad_of_unused_input_is_zero():
+    x, z = Value(1.0), Value(2.0)
+    gx, gz = grad(x * 3.0, [x, z])
+    assert gx.data == 3.0 and gz.data == 0.0
+
+
+@given(x=finite)
+@settings(max_examples=30, deadline=None)
+def test_second_derivatives_of_tanh_and_sigmoid(x):
+    v = Value(x)
+    d1, = grad(v.tanh(), [v], create_graph=True)
+    d2, = grad(d1, [v])
+    t = math.tanh(x)
+    assert d2.data == pytest.approx(-2 * t * (1 - t * t), rel=1e-12, abs=1e-14)
+    d1, = grad(v.sigmoid(), [v], create_graph=True)
+    d2, = grad(d1, [v])
+    s = 1 / (1 + math.exp(-x))
+    assert d2.data == pytest.approx(s * (1 - s) * (1 - 2 * s), rel=1e-12, abs=1e-14)
+
+
+@given(x=finite)
+@settings(max_examples=30, deadline=None)
+def test_third_derivative_of_x_to_the_fifth(x):
+    v = Value(x)
+    d1, = grad(v**5, [v], create_graph=True)
+    d2, = grad(d1, [v], create_graph=True)
+    d3, = grad(d2, [v])
+    assert d1.data == pytest.approx(5 * x**4, rel=1e-12, abs=1e-12)
+    assert d2.data == pytest.approx(20 * x**3, rel=1e-12, abs=1e-12)
+    assert d3.data == pytest.approx(60 * x**2, rel=1e-12, abs=1e-12)
+
+
+@given(x=positive, y=positive)
+@settings(max_examples=30, deadline=None)
+def test_mixed_partial(x, y):
+    # ∂²/∂x∂y of x**y is x**(y-1) (1 + y ln x)
+    a, b = Value(x), Value(y)
+    dfdx, = grad(a ** b, [a], create_graph=True)
+    dxy, = grad(dfdx, [b])
+    assert dxy.data == pytest.approx(x ** (y - 1) * (1 + y * math.log(x)), rel=1e-10)
+    # the other order gives the same
+    dfdy, = grad(a ** b, [b], create_graph=True)
+    dyx, = grad(dfdy, [a])
+    assert dyx.data == pytest.approx(dxy.data, rel=1e-10)
+
+
+def test_second_derivative_via_backward_on_grad_graph():
+    x = Value(1.3)
+    g, = grad(x**3 * x.exp(), [x], create_graph=True)
+    g.backward()
+    e = math.exp(1.3)
+    assert x.grad == pytest.approx((6 * 1.3 + 6 * 1.3**2 + 1.3**3) * e, rel=1e-12)
+
+
+# --- bad input -------------------------------------------------------------------
+
+def test_log_of_non_positive_names_op_and_value():
+    with pytest.raises(ValueError, match=r"log.*-2\.0"):
+        Value(-2.0).log()
+    with pytest.raises(ValueError, match=r"log.*0\.0"):
+        Value(0.0).log()
+
+
+def test_negative_base_fractional_power():
+    with pytest.raises(ValueError, match=r"\*\*.*-8\.0.*0\.5"):
+        Value(-8.0) ** 0.5
+    assert (Value(-2.0) ** 3).data == -8.0
+
+
+def test_non_positive_base_with_value_exponent():
+    with pytest.raises(ValueError, match=r"\*\*"):
+        Value(-2.0) ** Value(0.5)
+    out = Value(-2.0) ** Value(2.0)  # forward is real; d/db needs ln(-2)
+    assert out.data == 4.0
+    with pytest.raises(ValueError, match=r"\*\*.*base.*-2\.0"):
+        out.backward()
+
+
+def test_division_by_zero_names_op_and_value():
+    with pytest.raises(ZeroDivisionError, match=r"/.*1\.5"):
+        Value(1.5) / Value(0.0)
+    with pytest.raises(ZeroDivisionError, match=r"/"):
+        1.0 / Value(0.0)
+    with pytest.raises(ZeroDivisionError, match=r"\*\*"):
+        Value(0.0) ** -1
+
+
+def test_exp_overflow_names_op():
+    with pytest.raises(OverflowError, match="exp"):
+        Value(1000.0).exp()
+
+
+def test_infinite_derivative_is_an_error_not_nan():
+    y = Value(0.0) ** 0.5
+    with pytest.raises(ValueError, match=r"\*\*.*infinite"):
+        y.backward()
+
+
+@pytest.mark.parametrize("x", [1e4, -1e4, 800.0, -800.0])
+def test_sigmoid_and_tanh_are_stable_for_large_inputs(x):
+    for fn in (Value.sigmoid, Value.tanh):
+        v = Value(x)
+        out = fn(v)
+        out.backward()
+        assert math.isfinite(out.data) and math.isfinite(v.grad)
+        assert abs(v.grad) < 1e-300  # the true derivative underflows to 0
+    assert Value(-1e4).sigmoid().data == 0.0 and Value(1e4).sigmoid().data == 1.0
+
+
+def test_numpy_int_on_the_left():
+    v = Value(2.0)
+    out = np.int64(-3) * v + np.float64(1.5)
+    assert isinstance(out, Value) and out.data == -4.5
+    out.backward()
+    assert v.grad == -3.0
