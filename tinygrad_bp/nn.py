@@ -1,0 +1,240 @@
+"""Neural networks built on `Value`: Module, Neuron, Layer, MLP.
+
+A neuron computes, in the seeds' words, its net input net = Σ w·x + b as ONE
+n-ary node (op "net": ∂net/∂w_i = x_i, ∂net/∂x_i = w_i, ∂net/∂b = 1) and then
+its activation a = f(net).  Labels make a drawn graph read like the derivation:
+inputs "i1", "i2", ...; neurons "h1", "h2", ... (one hidden layer) or "h2.3"
+(layer 2, neuron 3) with several, output neurons "o1", "o2", ...; nodes
+"net_<name>" and "out_<name>"; weights numbered globally "w1", "w2", ... in
+`parameters()` order (biases excluded); biases "b_<name>".  A linear unit has
+no activation node: its net node is its output.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from tinygrad_bp.engine import NET, RELU, SIGMOID, TANH, Op, Value
+
+ACTIVATIONS: dict[str, Op | None] = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "linear": None}
+
+
+def _activation_op(activation: str) -> Op | None:
+    try:
+        return ACTIVATIONS[activation]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}") from None
+
+
+def _as_value(x: Any, label: str) -> Value:
+    """x as a Value: Values pass through, numbers (also numpy scalars) become float leaves labelled `label`."""
+    if isinstance(x, Value):
+        return x
+    v = Value(x, label=label)  # validates the type
+    if type(v.data) is not float:  # e.g. numpy.float64: keep plain float arithmetic
+        v.data = float(v.data)
+    return v
+
+
+class Module:
+    """Something with parameters: `parameters()`, `named_parameters()`, `zero_grad()`."""
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        """(name, Value) pairs in `parameters()` order."""
+        return iter(())
+
+    def parameters(self) -> list[Value]:
+        """All trainable Values, in a fixed order."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set every parameter's `.grad` to 0."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+
+class Neuron(Module):
+    """One unit: net = Σ w_i·x_i + b (one node), then a = activation(net)."""
+
+    def __init__(self, nin: int, activation: str = "relu", name: str = "n", rng: random.Random | None = None):
+        if not isinstance(nin, int) or isinstance(nin, bool) or nin < 1:
+            raise ValueError(f"Neuron: nin must be a positive int, got {nin!r}")
+        self.activation = activation
+        self.nin = nin
+        uniform = (rng or random.Random()).uniform
+        self.w = [Value(uniform(-1.0, 1.0), label=f"w{k + 1}") for k in range(nin)]
+        self.b = Value(0.0)
+        self.name = name
+
+    @property
+    def activation(self) -> str:
+        """'sigmoid', 'tanh', 'relu' or 'linear'."""
+        return self._activation
+
+    @activation.setter
+    def activation(self, activation: str) -> None:
+        self._act = _activation_op(activation)
+        self._activation = activation
+
+    @property
+    def name(self) -> str:
+        """The unit's name ('h1', 'o2', 'h2.3'); sets the labels of its bias, net and output nodes."""
+        return self._name
+
+    @name.setter
+    def name(self, name: str) -> None:
+        self._name = name
+        self._net_label = f"net_{name}"
+        self._out_label = f"out_{name}"
+        self.b.label = f"b_{name}"
+
+    def _forward(self, xs: Sequence[Value]) -> Value:
+        # xs are Values of the right length (checked by the caller)
+        net = Value._apply(NET, *self.w, *xs, self.b)
+        net.label = self._net_label
+        if self._act is None:
+            return net
+        out = Value._apply(self._act, net)
+        out.label = self._out_label
+        return out
+
+    def __call__(self, x: Sequence[Any]) -> Value:
+        if len(x) != self.nin:
+            raise ValueError(f"{self._name}: expected {self.nin} inputs, got {len(x)}")
+        return self._forward([_as_value(xi, f"i{k + 1}") for k, xi in enumerate(x)])
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        for k, w in enumerate(self.w):
+            yield f"w.{k}", w
+        yield "b", self.b
+
+    def parameters(self) -> list[Value]:
+        return [*self.w, self.b]
+
+    def __repr__(self) -> str:
+        kind = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Linear"}[self.activation]
+        return f"{kind}Neuron({self.nin})"
+
+
+class Layer(Module):
+    """`nout` neurons that read the same inputs; calling it returns a list of Values."""
+
+    def __init__(self, nin: int, nout: int, activation: str = "relu", rng: random.Random | None = None,
+                 names: Sequence[str] | None = None):
+        if not isinstance(nout, int) or isinstance(nout, bool) or nout < 1:
+            raise ValueError(f"Layer: nout must be a positive int, got {nout!r}")
+        if names is None:
+            names = [f"n{j + 1}" for j in range(nout)]
+        elif len(names) != nout:
+            raise ValueError(f"Layer: expected {nout} names, got {len(names)}")
+        rng = rng or random.Random()
+        self.nin = nin
+        self.nout = nout
+        self.activation = activation
+        self.neurons = [Neuron(nin, activation, name=names[j], rng=rng) for j in range(nout)]
+
+    def _forward(self, xs: Sequence[Value]) -> list[Value]:
+        return [n._forward(xs) for n in self.neurons]
+
+    def __call__(self, x: Sequence[Any]) -> list[Value]:
+        if len(x) != self.nin:
+            raise ValueError(f"Layer: expected {self.nin} inputs, got {len(x)}")
+        return self._forward([_as_value(xi, f"i{k + 1}") for k, xi in enumerate(x)])
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        for j, n in enumerate(self.neurons):
+            for name, p in n.named_parameters():
+                yield f"neurons.{j}.{name}", p
+
+    def parameters(self) -> list[Value]:
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def __repr__(self) -> str:
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: `nin` inputs, one layer per entry of `nouts`.
+
+    Hidden layers use `activation`, the last layer `output_activation`; the
+    default (ReLU hidden, linear output) is micrograd's `MLP(2, [16, 16, 1])`.
+    Weights start uniform in [-1, 1] from `random.Random(seed)`, biases at 0.
+    """
+
+    def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
+                 output_activation: str = "linear", seed: int | None = None):
+        if not isinstance(nin, int) or isinstance(nin, bool) or nin < 1:
+            raise ValueError(f"MLP: nin must be a positive int, got {nin!r}")
+        nouts = list(nouts)
+        if not nouts:
+            raise ValueError("MLP: nouts must list at least one layer size")
+        _activation_op(activation)
+        _activation_op(output_activation)
+        self.nin = nin
+        self.nouts = nouts
+        self.activation = activation
+        self.output_activation = output_activation
+        self.seed = seed
+        rng = random.Random(seed)
+        sizes = [nin, *nouts]
+        last = len(nouts) - 1
+        self.layers = []
+        for i in range(len(nouts)):
+            if i == last:
+                names = [f"o{j + 1}" for j in range(nouts[i])]
+            elif last == 1:
+                names = [f"h{j + 1}" for j in range(nouts[i])]
+            else:
+                names = [f"h{i + 1}.{j + 1}" for j in range(nouts[i])]
+            act = output_activation if i == last else activation
+            self.layers.append(Layer(sizes[i], sizes[i + 1], act, rng=rng, names=names))
+        k = 0
+        for layer in self.layers:
+            for n in layer.neurons:
+                for w in n.w:
+                    k += 1
+                    w.label = f"w{k}"
+        self._input_labels = [f"i{k + 1}" for k in range(nin)]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The architecture: nin, nouts, activation, output_activation (enough to rebuild the model)."""
+        return {"nin": self.nin, "nouts": list(self.nouts), "activation": self.activation,
+                "output_activation": self.output_activation}
+
+    def __call__(self, x: Any) -> Value | list[Value]:
+        """Forward pass; floats become leaves "i1", "i2", ...; one output neuron gives a Value."""
+        if isinstance(x, Value) or not hasattr(x, "__len__"):
+            x = [x]  # one input given bare
+        if len(x) != self.nin:
+            raise ValueError(f"MLP: expected {self.nin} inputs, got {len(x)}")
+        xs = [_as_value(xi, lab) for xi, lab in zip(x, self._input_labels)]
+        for layer in self.layers:
+            xs = [n._forward(xs) for n in layer.neurons]
+        return xs[0] if len(xs) == 1 else xs
+
+    def named_parameters(self) -> Iterator[tuple[str, Value]]:
+        for i, layer in enumerate(self.layers):
+            for name, p in layer.named_parameters():
+                yield f"layers.{i}.{name}", p
+
+    def parameters(self) -> list[Value]:
+        return [p for layer in self.layers for n in layer.neurons for p in (*n.w, n.b)]
+
+    def save(self, path: Any) -> None:
+        """Write the model to `path` (see `tinygrad_bp.modelfile`)."""
+        from tinygrad_bp.modelfile import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> MLP:
+        """Read a model written by `save`."""
+        from tinygrad_bp.modelfile import load_model
+
+        return load_model(path)
+
+    def __repr__(self) -> str:
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
