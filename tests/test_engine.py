@@ -7,11 +7,12 @@ import weakref
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_bp import Value, grad
+
+torch = pytest.importorskip("torch")
 
 finite = st.floats(min_value=-3.0, max_value=3.0, allow_nan=False)
 positive = st.floats(min_value=0.1, max_value=3.0)
