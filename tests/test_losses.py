@@ -1,0 +1,118 @@
+"""losses: values and gradients by hand and against PyTorch float64; labels; bad input."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_bp.engine import Value, topological_order
+from tinygrad_bp.losses import bce, hinge, mse, sse
+from tinygrad_bp.nn import MLP
+
+F = torch.nn.functional
+
+
+def values(xs):
+    return [Value(x) for x in xs]
+
+
+def tensor(xs):
+    return torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+
+
+def test_sse_by_hand_and_its_gradient():
+    a = values([0.75, 0.25])
+    E = sse(a, [0.0, 1.0])
+    assert E.data == 0.5 * (0.75 ** 2 + 0.75 ** 2)
+    E.backward()
+    # dE/da_k = -(t_k - a_k)
+    assert [v.grad for v in a] == [0.75, -0.75]
+
+
+def test_sse_labels_follow_the_units():
+    model = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", seed=0)
+    E = sse(model([0.05, 0.1]), [0.01, 0.99])
+    labels = {v.label: v for v in topological_order(E) if v.label}
+    assert E.label == "E"
+    assert {"E_o1", "E_o2", "target_o1", "target_o2"} <= set(labels)
+    assert labels["target_o2"].data == 0.99
+    assert math.isclose(labels["E_o1"].data + labels["E_o2"].data, E.data, rel_tol=1e-15)
+    # unlabelled outputs are numbered
+    E2 = sse(values([0.1, 0.2]), [0.0, 0.0])
+    assert "E_2" in {v.label for v in topological_order(E2)}
+
+
+def test_single_output_and_scalar_target():
+    out = MLP(2, [3, 1], seed=0)([0.3, 0.4])
+    E = sse(out, 1.5)
+    assert math.isclose(E.data, 0.5 * (1.5 - out.data) ** 2, rel_tol=1e-15)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(-3, 3), st.floats(-3, 3)), min_size=1, max_size=6))
+def test_sse_and_mse_match_torch(pairs):
+    outs, targets = [p[0] for p in pairs], [p[1] for p in pairs]
+    for ours, theirs in [(sse, lambda a, t: 0.5 * F.mse_loss(a, t, reduction="sum")), (mse, F.mse_loss)]:
+        a = values(outs)
+        loss = ours(a, targets)
+        loss.backward()
+        ta = tensor(outs)
+        tl = theirs(ta, torch.tensor(targets, dtype=torch.float64))
+        tl.backward()
+        assert math.isclose(loss.data, tl.item(), rel_tol=1e-12, abs_tol=1e-15)
+        for v, g in zip(a, ta.grad.tolist()):
+            assert math.isclose(v.grad, g, rel_tol=1e-12, abs_tol=1e-15)
+
+
+def test_hinge_by_hand():
+    s = values([0.5, -2.0, 3.0])
+    loss = hinge(s, [1, 1, -1])
+    # relu(1 - 0.5) = 0.5, relu(1 + 2) = 3, relu(1 + 3) = 4; mean = 7.5 / 3
+    assert math.isclose(loss.data, 2.5, rel_tol=1e-15)
+    loss.backward()
+    # d/ds relu(1 - y s) = -y where active, averaged
+    assert [v.grad for v in s] == pytest.approx([-1 / 3, -1 / 3, 1 / 3], rel=1e-15)
+    zero = hinge(values([2.0]), [1])
+    assert zero.data == 0.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.001, 0.999), st.floats(0, 1)), min_size=1, max_size=6))
+def test_bce_matches_torch(pairs):
+    probs, targets = [p[0] for p in pairs], [p[1] for p in pairs]
+    p = values(probs)
+    loss = bce(p, targets)
+    loss.backward()
+    tp = tensor(probs)
+    tl = F.binary_cross_entropy(tp, torch.tensor(targets, dtype=torch.float64))
+    tl.backward()
+    assert math.isclose(loss.data, tl.item(), rel_tol=1e-12, abs_tol=1e-15)
+    for v, g in zip(p, tp.grad.tolist()):
+        assert math.isclose(v.grad, g, rel_tol=1e-10, abs_tol=1e-12)
+
+
+def test_bce_clamps_zero_and_one():
+    p = values([0.0, 1.0])
+    loss = bce(p, [1.0, 0.0])
+    # both terms are -ln(1e-7) after clamping to [1e-7, 1 - 1e-7]
+    assert math.isclose(loss.data, -math.log(1e-7), rel_tol=1e-9)
+    loss.backward()
+    assert [v.grad for v in p] == [0.0, 0.0]  # as torch.clamp: no gradient where clamped
+    assert bce(values([0.0]), [0.0]).data < 1e-6
+
+
+@pytest.mark.parametrize("loss", [sse, mse, hinge, bce])
+def test_length_mismatch(loss):
+    with pytest.raises(ValueError, match=f"{loss.__name__}: 2 outputs but 3 targets"):
+        loss(values([0.5, 0.5]), [1, 0, 1])
+    with pytest.raises(ValueError, match="no outputs"):
+        loss([], [])
+
+
+def test_bce_bad_target_and_eps():
+    with pytest.raises(ValueError, match=r"targets must be in \[0, 1\], got 2.0 at index 1"):
+        bce(values([0.5, 0.5]), [1, 2])
+    with pytest.raises(ValueError, match="eps must be in"):
+        bce(values([0.5]), [1], eps=0.0)
