@@ -1,0 +1,284 @@
+"""Model files: exact round trip, atomic save, and validation of corrupt and hostile files."""
+
+import json
+import math
+import os
+import pickle
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_bp import modelfile
+from tinygrad_bp.modelfile import load_model, parse_model, save_model
+from tinygrad_bp.nn import MLP
+
+ACTS = ["sigmoid", "tanh", "relu", "linear"]
+
+
+def bits(x: float) -> bytes:
+    return struct.pack("<d", x)
+
+
+def worked_example_model() -> MLP:
+    """The seeds' 2-2-2 network with its initial weights (seed 001)."""
+    m = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid")
+    (h1, h2), (o1, o2) = m.layers[0].neurons, m.layers[1].neurons
+    for n, w, b in [(h1, [0.15, 0.20], 0.35), (h2, [0.25, 0.30], 0.35),
+                    (o1, [0.40, 0.45], 0.60), (o2, [0.50, 0.55], 0.60)]:
+        for v, x in zip(n.w, w):
+            v.data = x
+        n.b.data = b
+    return m
+
+
+def test_file_is_plain_json_with_the_seed_numbers(tmp_path):
+    path = tmp_path / "m.json"
+    save_model(worked_example_model(), path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc == {
+        "format": "tinygrad-bp-model", "version": 1, "nin": 2, "nouts": [2, 2],
+        "activation": "sigmoid", "output_activation": "sigmoid",
+        "layers": [[{"w": [0.15, 0.2], "b": 0.35}, {"w": [0.25, 0.3], "b": 0.35}],
+                   [{"w": [0.4, 0.45], "b": 0.6}, {"w": [0.5, 0.55], "b": 0.6}]],
+    }
+
+
+def test_loaded_worked_example_gives_the_seed_outputs(tmp_path):
+    path = tmp_path / "m.json"
+    worked_example_model().save(path)
+    m = MLP.load(path)
+    out_o1, out_o2 = m([0.05, 0.10])
+    # seed 001: out_o1 = 0.75136507, out_o2 = 0.772928465
+    assert out_o1.data == pytest.approx(0.75136507, abs=5e-9)
+    assert out_o2.data == pytest.approx(0.772928465, abs=5e-10)
+    assert [p.label for p in m.parameters() if p.label.startswith("w")] == [f"w{k}" for k in range(1, 9)]
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(nin=st.integers(1, 4), nouts=st.lists(st.integers(1, 4), min_size=1, max_size=4),
+       act=st.sampled_from(ACTS), out_act=st.sampled_from(ACTS), data=st.data())
+def test_round_trip_is_bit_exact(tmp_path_factory, nin, nouts, act, out_act, data):
+    m = MLP(nin, nouts, activation=act, output_activation=out_act, seed=0)
+    for p in m.parameters():
+        p.data = data.draw(finite)  # any finite float: subnormals, -0.0, 1e308, ...
+    path = tmp_path_factory.mktemp("rt") / "model.json"
+    save_model(m, path)
+    m2 = load_model(path)
+    assert (m2.nin, m2.nouts, m2.activation, m2.output_activation) == (nin, nouts, act, out_act)
+    assert [bits(p.data) for p in m2.parameters()] == [bits(p.data) for p in m.parameters()]
+    assert all(type(p.data) is float for p in m2.parameters())
+
+
+def test_round_trip_gives_the_same_predictions(tmp_path):
+    m = MLP(2, [16, 16, 1], seed=7)
+    save_model(m, tmp_path / "m.json")
+    m2 = load_model(str(tmp_path / "m.json"))
+    for x in ([0.3, -1.2], [2.0, 0.5], [-0.7, 0.1]):
+        assert bits(m2(x).data) == bits(m(x).data)
+
+
+def test_saving_a_non_finite_weight_is_refused(tmp_path):
+    m = MLP(2, [3, 1], seed=0)
+    m.layers[1].neurons[0].w[2].data = math.nan
+    with pytest.raises(ValueError, match=r"layers\[1\]\[0\]\.w\[2\] is nan"):
+        save_model(m, tmp_path / "m.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_saving_something_else_is_a_type_error(tmp_path):
+    with pytest.raises(TypeError, match="expected an MLP"):
+        save_model({"w": [1.0]}, tmp_path / "m.json")
+
+
+# --- atomic save ----------------------------------------------------------------------
+
+@pytest.fixture
+def old_file(tmp_path):
+    path = tmp_path / "model.json"
+    save_model(worked_example_model(), path)
+    return path, path.read_bytes()
+
+
+@pytest.mark.parametrize("target", ["replace", "fsync", "write"])
+def test_a_failing_save_leaves_the_old_file_intact(monkeypatch, old_file, target):
+    path, before = old_file
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    if target == "write":
+        real_fdopen = os.fdopen
+
+        class Failing:
+            def __init__(self, f):
+                self.f = f
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.f.close()
+
+            def write(self, text):
+                self.f.write(text[: len(text) // 2])  # half the text reaches the temporary file
+                raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: Failing(real_fdopen(fd, *a, **k)))
+    else:
+        monkeypatch.setattr(os, target, boom)
+    with pytest.raises(OSError, match="No space left"):
+        save_model(MLP(2, [2, 2], seed=1), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.json"]  # no temporary file left
+    assert load_model(path).layers[0].neurons[0].w[0].data == 0.15
+
+
+def test_a_failing_json_dump_leaves_the_old_file_intact(monkeypatch, old_file):
+    path, before = old_file
+
+    def boom(*args, **kwargs):
+        raise ValueError("cannot serialise")
+
+    monkeypatch.setattr(modelfile.json, "dumps", boom)
+    with pytest.raises(ValueError, match="cannot serialise"):
+        save_model(MLP(2, [2, 2], seed=1), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.json"]
+
+
+def test_save_replaces_an_existing_file_and_keeps_its_mode(old_file):
+    path, before = old_file
+    os.chmod(path, 0o640)
+    save_model(MLP(2, [2, 2], seed=1), path)
+    assert path.read_bytes() != before
+    assert os.stat(path).st_mode & 0o777 == 0o640
+    assert load_model(path).layers[0].neurons[0].w[0].data == MLP(2, [2, 2], seed=1).layers[0].neurons[0].w[0].data
+
+
+def test_save_into_a_missing_folder_fails_cleanly(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        save_model(MLP(2, [1]), tmp_path / "nope" / "m.json")
+
+
+# --- corrupt and hostile files ------------------------------------------------------------
+
+def good_doc() -> dict:
+    return modelfile.model_to_dict(worked_example_model())
+
+
+def mutate(fn):
+    doc = good_doc()
+    fn(doc)
+    return json.dumps(doc)
+
+
+CORRUPT = [
+    ("", "line 1 column 1: invalid JSON"),
+    ("{", "line 1 column 2: invalid JSON"),
+    ('{"format": "tinygrad-bp-model", "version": 1, ', "invalid JSON"),
+    ("\x00\x01garbage", "invalid JSON"),
+    ("[1, 2, 3]", "top level: expected a JSON object, got list"),
+    ('"model"', "top level: expected a JSON object, got str"),
+    (mutate(lambda d: d.update(format="keras")), "format: expected 'tinygrad-bp-model'"),
+    (mutate(lambda d: d.pop("format")), "format: expected 'tinygrad-bp-model', got null"),
+    (mutate(lambda d: d.update(version=2)), "version: unsupported format version 2"),
+    (mutate(lambda d: d.update(version="1")), 'version: unsupported format version "1"'),
+    (mutate(lambda d: d.update(version=True)), "version: unsupported format version true"),
+    (mutate(lambda d: d.pop("layers")), "top level: missing key(s) layers"),
+    (mutate(lambda d: d.update(extra=1)), "top level: unknown key(s) 'extra'"),
+    (mutate(lambda d: d.update(nin=0)), "nin: expected a positive integer, got 0"),
+    (mutate(lambda d: d.update(nin=2.0)), "nin: expected a positive integer, got 2.0"),
+    (mutate(lambda d: d.update(nouts=[])), "nouts: expected a non-empty list"),
+    (mutate(lambda d: d.update(nouts=[2, "2"])), 'nouts[1]: expected a positive integer, got "2"'),
+    (mutate(lambda d: d.update(activation="softmax")), 'activation: unknown activation "softmax"'),
+    (mutate(lambda d: d.update(output_activation=None)), "output_activation: unknown activation null"),
+    (mutate(lambda d: d.update(layers={})), "layers: expected a list of 2 layers"),
+    (mutate(lambda d: d["layers"].pop()), "layers: expected a list of 2 layers (one per nouts entry), got 1"),
+    (mutate(lambda d: d["layers"][1].pop()), "layers[1]: expected a list of 2 neurons (nouts[1]), got 1"),
+    (mutate(lambda d: d["layers"][0][1].pop("b")), 'layers[0][1]: expected an object with exactly the keys "w"'),
+    (mutate(lambda d: d["layers"][0][1].update(bias=0)), "layers[0][1]: expected an object"),
+    (mutate(lambda d: d["layers"][1][0]["w"].append(0.1)), "layers[1][0].w: expected a list of 2 weights"),
+    (mutate(lambda d: d["layers"][1][0].update(w=0.4)), "layers[1][0].w: expected a list of 2 weights"),
+    (mutate(lambda d: d["layers"][0][0]["w"].__setitem__(1, "0.2")), 'layers[0][0].w[1]: expected a number, got str'),
+    (mutate(lambda d: d["layers"][0][0]["w"].__setitem__(1, True)), "layers[0][0].w[1]: expected a number, got bool"),
+    (mutate(lambda d: d["layers"][0][0]["w"].__setitem__(0, None)), "layers[0][0].w[0]: expected a number"),
+    (mutate(lambda d: d["layers"][1][1].update(b=[0.6])), "layers[1][1].b: expected a number, got list"),
+    (json.dumps(good_doc()).replace("0.35", "1e999", 1), "layers[0][0].b: expected a finite number, got inf"),
+    (json.dumps(good_doc()).replace("0.35", "NaN", 1), "NaN is not valid JSON"),
+    (json.dumps(good_doc()).replace("0.35", "-Infinity", 1), "-Infinity is not valid JSON"),
+    (json.dumps(good_doc()).replace("0.35", "1" * 400, 1), "layers[0][0].b: number too large for a float"),
+    (json.dumps(good_doc()).replace("0.35", "1" * 5000, 1), "invalid JSON: Exceeds the limit"),
+    (json.dumps(good_doc()).replace('"version"', '"nin": 3, "version"', 1), "duplicate key 'nin'"),
+    ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("text, fragment", CORRUPT, ids=range(len(CORRUPT)))
+def test_corrupt_files_say_what_and_where(tmp_path, text, fragment):
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError) as e:
+        load_model(path)
+    msg = str(e.value)
+    assert msg.startswith(f"model file {path}: ")
+    assert fragment in msg
+    assert len(msg) < 300
+
+
+def test_invalid_utf8_is_a_value_error(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_bytes(b'{"format": "\xff\xfe\xfa"}')
+    with pytest.raises(ValueError, match="bad.json: byte 12: not UTF-8 text"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("protocol, fragment", [(pickle.DEFAULT_PROTOCOL, "byte 0: not UTF-8 text"),
+                                                (0, "line 1 column 1: invalid JSON")])  # protocol 0 is ASCII
+def test_a_pickle_file_is_refused_and_never_executed(tmp_path, protocol, fragment):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(Exploit(), protocol=protocol))
+    with pytest.raises(ValueError, match=fragment):
+        load_model(path)
+    assert not marker.exists()
+
+
+def test_huge_declared_sizes_do_not_allocate(tmp_path):
+    doc = good_doc()
+    doc["nouts"] = [10**12, 2]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"layers\[0\]: expected a list of 1000000000000 neurons"):
+        load_model(path)
+
+
+def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
+    monkeypatch.setattr(modelfile, "MAX_BYTES", 100)
+    path = tmp_path / "m.json"
+    save_model(worked_example_model(), path)
+    with pytest.raises(ValueError, match="larger than the 100-byte limit"):
+        load_model(path)
+
+
+def test_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.json")
+
+
+def test_parse_model_accepts_bytes_and_text():
+    text = json.dumps(good_doc())
+    for src in (text, text.encode("utf-8")):
+        m = parse_model(src)
+        assert m([0.05, 0.10])[0].data == pytest.approx(0.75136507, abs=5e-9)
