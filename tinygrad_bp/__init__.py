@@ -1,6 +1,8 @@
 """tinygrad_bp: a scalar autograd engine that makes backpropagation visible and checkable."""
 
 from tinygrad_bp.engine import Value, grad
+from tinygrad_bp.explain import explain
+from tinygrad_bp.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
-__all__ = ["Value", "grad"]
+__all__ = ["Value", "grad", "gradcheck", "gradgradcheck", "GradcheckError", "explain"]
 __version__ = "0.1.0"

@@ -1,0 +1,169 @@
+"""Gradient checking: the chain rule of the engine against central differences.
+
+`gradcheck` compares the gradients `backward()` computes with
+(f(x + ε) − f(x − ε)) / 2ε for every input; `gradgradcheck` does the same for
+second derivatives, built by `grad(..., create_graph=True)`.  In the manner of
+`torch.autograd.gradcheck`: True when every entry is within
+|analytic − numeric| ≤ atol + rtol·|numeric|, else a `GradcheckError` whose
+message is a table of every entry (or False with `raise_exception=False`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from tinygrad_bp.engine import Value, grad, topological_order
+
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
+
+
+class GradcheckError(RuntimeError):
+    """Analytic and numeric derivatives disagree; the message is the table of every entry."""
+
+
+def _leaves(inputs: Sequence[Value | float], who: str) -> list[Value]:
+    """Fresh leaf Values holding the inputs' numbers (labels kept), so no user `.grad` is touched."""
+    if isinstance(inputs, (Value, int, float)) or not hasattr(inputs, "__len__"):
+        raise TypeError(f"{who}: inputs must be a sequence of Values or numbers, got {type(inputs).__name__}")
+    leaves = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Value):
+            leaves.append(Value(x.data, label=x.label))
+        elif isinstance(x, (int, float)) and not isinstance(x, bool):
+            leaves.append(Value(float(x)))
+        else:
+            raise TypeError(f"{who}: inputs[{i}] must be a Value or an int/float, got {type(x).__name__} {x!r:.40}")
+        if not math.isfinite(leaves[-1].data):
+            raise ValueError(f"{who}: inputs[{i}] is not finite ({leaves[-1].data!r})")
+    return leaves
+
+
+def _call(f: Callable[..., Value], xs: list[Value], who: str) -> Value:
+    out = f(*xs)
+    if not isinstance(out, Value):
+        raise TypeError(f"{who}: f must return one scalar Value, got {type(out).__name__} {out!r:.40}")
+    return out
+
+
+def _at(f: Callable[..., Value], xs: list[Value], i: int, x: float, who: str) -> Value:
+    """f evaluated with input i moved to x (restored afterwards)."""
+    old = xs[i].data
+    xs[i].data = x
+    try:
+        return _call(f, xs, who)
+    finally:
+        xs[i].data = old
+
+
+def _close(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
+    return math.isfinite(analytic) and math.isfinite(numeric) and abs(analytic - numeric) <= atol + rtol * abs(numeric)
+
+
+def _rel(analytic: float, numeric: float) -> float:
+    err = abs(analytic - numeric)
+    if err == 0:
+        return 0.0
+    scale = max(abs(analytic), abs(numeric))
+    return err / scale if scale > 0 else math.inf
+
+
+def _table(title: str, head: tuple[str, str], rows: list[tuple[str, str, float, float, float]],
+           atol: float, rtol: float) -> str:
+    """Rows (index, label, value, analytic, numeric) as a fixed-width table; failing rows marked ✗."""
+    cols = (*head, "value", "analytic", "numeric", "abs err", "rel err", "")
+    body = []
+    bad = 0
+    for idx, label, value, a, n in rows:
+        ok = _close(a, n, atol, rtol)
+        bad += not ok
+        body.append((idx, label or "-", f"{value:.9g}", f"{a:.9g}", f"{n:.9g}", f"{abs(a - n):.3g}",
+                     f"{_rel(a, n):.3g}", "" if ok else "✗"))
+    widths = [max(len(c), *(len(r[k]) for r in body)) for k, c in enumerate(cols)]
+    line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths)).rstrip()
+    lines = [f"{title}: {bad} of {len(rows)} entries differ by more than atol + rtol·|numeric| "
+             f"(atol={atol:g}, rtol={rtol:g}); ✗ marks them", line(cols), line(["-" * w for w in widths])]
+    lines += [line(r) for r in body]
+    return "\n".join(lines)
+
+
+def _check_tolerances(eps: float, atol: float, rtol: float, who: str) -> None:
+    for name, v in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{who}: {name} must be a finite number >= 0, got {v!r}")
+    if eps == 0:
+        raise ValueError(f"{who}: eps must be > 0")
+
+
+def _verdict(ok: bool, message: str, raise_exception: bool) -> bool:
+    if not ok and raise_exception:
+        raise GradcheckError(message)
+    return ok
+
+
+def gradcheck(f: Callable[..., Value], inputs: Sequence[Value | float], eps: float = 1e-6, atol: float = 1e-5,
+              rtol: float = 1e-3, raise_exception: bool = True) -> bool:
+    """Check `backward()` of f(*inputs) against central differences, input by input.
+
+    Inputs are Values or numbers; f is called on fresh leaf Values with the same
+    numbers and labels, and the `.grad` of every other node in f's graph is
+    restored afterwards.  A gradient lost because f breaks the graph (builds a
+    Value from `.data`) shows up as analytic 0 against a nonzero numeric one.
+    """
+    _check_tolerances(eps, atol, rtol, "gradcheck")
+    xs = _leaves(inputs, "gradcheck")
+    out = _call(f, xs, "gradcheck")
+    nodes = topological_order(out)
+    saved = [(v, v.grad) for v in nodes]
+    try:
+        out.backward()
+        analytic = [x.grad for x in xs]
+    finally:
+        for v, g in saved:
+            v.grad = g
+    rows = []
+    for i, x in enumerate(xs):
+        numeric = (_at(f, xs, i, x.data + eps, "gradcheck").data - _at(f, xs, i, x.data - eps, "gradcheck").data) / (
+            2 * eps)
+        rows.append((str(i), x.label, x.data, analytic[i], numeric))
+    ok = all(_close(a, n, atol, rtol) for *_, a, n in rows)
+    return _verdict(ok, "" if ok else _table("gradcheck", ("input", "label"), rows, atol, rtol), raise_exception)
+
+
+def _first_derivatives(f: Callable[..., Value], xs: list[Value]) -> list[float]:
+    return [g.data for g in grad(_call(f, xs, "gradgradcheck"), xs)]
+
+
+def gradgradcheck(f: Callable[..., Value], inputs: Sequence[Value | float], eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, raise_exception: bool = True) -> bool:
+    """Check second derivatives ∂²f/∂x_i∂x_j against central differences of the first derivatives.
+
+    The analytic side differentiates the Values `grad(f, inputs, create_graph=True)`
+    returns; the numeric side is (∂f/∂x_i(x + ε·e_j) − ∂f/∂x_i(x − ε·e_j)) / 2ε.
+    No `.grad` is touched.
+    """
+    _check_tolerances(eps, atol, rtol, "gradgradcheck")
+    xs = _leaves(inputs, "gradgradcheck")
+    out = _call(f, xs, "gradgradcheck")
+    firsts = grad(out, xs, create_graph=True)
+    hessian = [[h.data for h in grad(g, xs)] for g in firsts]
+    numeric = [[0.0] * len(xs) for _ in xs]
+    for j, x in enumerate(xs):
+        old = x.data
+        try:
+            x.data = old + eps
+            plus = _first_derivatives(f, xs)
+            x.data = old - eps
+            minus = _first_derivatives(f, xs)
+        finally:
+            x.data = old
+        for i in range(len(xs)):
+            numeric[i][j] = (plus[i] - minus[i]) / (2 * eps)
+    rows = []
+    for i, xi in enumerate(xs):
+        for j, xj in enumerate(xs):
+            label = f"{xi.label or '-'},{xj.label or '-'}" if (xi.label or xj.label) else ""
+            rows.append((f"{i},{j}", label, xj.data, hessian[i][j], numeric[i][j]))
+    ok = all(_close(a, n, atol, rtol) for *_, a, n in rows)
+    message = "" if ok else _table("gradgradcheck (∂²f/∂x_i∂x_j; value is x_j)", ("i,j", "labels"), rows, atol, rtol)
+    return _verdict(ok, message, raise_exception)
