@@ -1,0 +1,425 @@
+"""Draw a computation graph: `draw_graph` -> graphviz.Digraph (DOT source), `to_svg` -> SVG text.
+
+Every Value is one node (its op, label, data and grad); edges point the way of the
+forward pass, and with `edge_derivatives=True` carry the local derivative
+∂out/∂in that the backward pass multiplies along them.  Neurons (a "net" node
+with its own weights and bias, and the activation that consumes it) and layers
+(neurons whose net nodes read the same inputs) are found from the graph's
+structure and drawn as clusters; `collapse=True` draws each neuron as one node.
+
+User text (labels) only ever reaches the picture as escaped text of an HTML-like
+label: node names are ids ("n0", "n1", ...), no URL/tooltip/id/class is set.
+Rendering runs the `dot` program of system Graphviz, else `graphviz-pure`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sysconfig
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tinygrad_bp.engine import Value, topological_order
+
+__all__ = ["draw_graph", "to_svg", "RenderError", "RendererNotFoundError", "RenderTimeoutError", "RENDERERS"]
+
+RENDERERS = ("dot", "graphviz-pure")
+"""Renderer commands tried in this order."""
+
+LABEL_MAX_CHARS = 60
+LABEL_MAX_LINES = 4
+LARGE_GRAPH = 150
+"""From this many drawn nodes on, layout effort is limited (mclimit/nslimit): fan-in otherwise takes minutes."""
+LARGE_GRAPH_ATTRS = {"mclimit": "0.1", "nslimit": "1", "nslimit1": "1"}
+
+_COLORS = {
+    "leaf": "#e6e6e6",       # inputs, targets, constants
+    "param": "#fff1b8",      # weights and biases
+    "interior": "#ffffff",   # results of ops
+    "op": "#dbe7f7",         # the op's header cell
+    "neuron": "#e3f2e1",     # a collapsed neuron
+}
+
+_OP_TEXT = {"*": "×", "/": "÷", "-": "−", "neg": "−x", "sigmoid": "σ", "sum": "Σ", "net": "Σ w·x + b"}
+
+
+class RenderError(RuntimeError):
+    """The renderer failed (bad exit status or timeout)."""
+
+
+class RendererNotFoundError(RenderError):
+    """Neither `dot` (system Graphviz) nor `graphviz-pure` could be found."""
+
+
+class RenderTimeoutError(RenderError, TimeoutError):
+    """The renderer did not finish within the timeout."""
+
+
+# --- text ------------------------------------------------------------------------
+
+def _xml_ok(ch: str) -> bool:
+    c = ord(ch)
+    if c < 0x20:
+        return ch == "\n"
+    return not (0x7F <= c <= 0x9F or 0xD800 <= c <= 0xDFFF or c in (0xFFFE, 0xFFFF))
+
+
+_HTML_ESCAPES = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+
+
+def _html_text(text: Any, max_chars: int = LABEL_MAX_CHARS, max_lines: int = LABEL_MAX_LINES) -> str:
+    """User text as the escaped content of an HTML-like label: truncated, control characters replaced."""
+    s = str(text).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    if len(s) > max_chars:
+        s = s[: max_chars - 1] + "…"
+    lines = s.split("\n")
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] += "…"
+    out = []
+    for line in lines:
+        line = "".join(ch if _xml_ok(ch) else "\ufffd" for ch in line)
+        # a backslash would start an escape (\N: node name, \G: graph name, ...): double it
+        out.append(line.translate(_HTML_ESCAPES))
+    return "<BR/>".join(out)
+
+
+def _num(x: float, digits: int) -> str:
+    return f"{x:.{digits}g}"
+
+
+def _op_text(v: Value) -> str:
+    name = v.op
+    if name == "**":
+        k = getattr(v._op, "exponent", None)
+        return "x ** y" if k is None else f"x ** {_num(k, 6)}"
+    return _OP_TEXT.get(name, name)
+
+
+def _table(rows: list[str], fill: str, header: str | None = None, header_fill: str = _COLORS["op"],
+           border: int = 1) -> str:
+    cells = []
+    if header is not None:
+        cells.append(f'<TR><TD BGCOLOR="{header_fill}"><B>{header}</B></TD></TR>')
+    cells += [f"<TR><TD>{r}</TD></TR>" for r in rows]
+    return (f'<<TABLE BORDER="{border}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" BGCOLOR="{fill}">'
+            + "".join(cells) + "</TABLE>>")
+
+
+# --- structure: neurons and layers -------------------------------------------------
+
+class _Neuron:
+    __slots__ = ("net", "act", "members", "xs", "name", "layer")
+
+    def __init__(self, net: Value, act: Value | None, members: list[Value], xs: tuple[Value, ...]):
+        self.net = net
+        self.act = act
+        self.members = members  # drawn inside the neuron: own weights, own bias, net, act
+        self.xs = xs
+        self.name = ""
+        self.layer = -1
+
+    @property
+    def out(self) -> Value:
+        return self.act if self.act is not None else self.net
+
+
+def _unit_name(label: str) -> str:
+    for prefix in ("out_", "net_"):
+        if label.startswith(prefix) and len(label) > len(prefix):
+            return label[len(prefix):]
+    return label
+
+
+def _find_neurons(topo: list[Value], consumers: dict[int, list[Value]]) -> tuple[list[_Neuron], list[list[_Neuron]]]:
+    """Neurons and layers, by structure: see the module docstring."""
+    neurons = []
+    for v in topo:
+        if v.op != "net":
+            continue
+        prev = v._prev
+        n = len(prev) // 2
+        ws, xs = prev[:n], prev[n:2 * n]
+        bias = prev[2 * n] if len(prev) % 2 else None
+        cons = consumers.get(id(v), [])
+        act = cons[0] if len(cons) == 1 and len(cons[0]._prev) == 1 and cons[0].op not in ("**", "neg") else None
+        members = []
+        for p in (*ws, *(() if bias is None else (bias,))):
+            if p.op == "" and len(consumers.get(id(p), ())) == 1 and not any(p is m for m in members):
+                members.append(p)
+        members.append(v)
+        if act is not None:
+            members.append(act)
+        neurons.append(_Neuron(v, act, members, xs))
+    # layers: neurons whose net nodes read the same inputs, in forward order
+    by_inputs: dict[tuple[int, ...], list[_Neuron]] = {}
+    for nr in neurons:
+        by_inputs.setdefault(tuple(id(x) for x in nr.xs), []).append(nr)
+    layers = list(by_inputs.values())
+    for i, layer in enumerate(layers):
+        for j, nr in enumerate(layer):
+            nr.layer = i
+            nr.name = _unit_name(nr.act.label if nr.act is not None and nr.act.label else nr.net.label) \
+                or f"neuron {i + 1}.{j + 1}"
+    return neurons, layers
+
+
+def _layer_titles(layers: list[list[_Neuron]], consumers: dict[int, list[Value]]) -> list[str]:
+    """'hidden layer k' for layers that feed a later layer's net nodes, 'output layer' for the others."""
+    feeds = []
+    for layer in layers:
+        feeds.append(any(c.op == "net" for nr in layer for c in consumers.get(id(nr.out), ())))
+    hidden = [i for i, f in enumerate(feeds) if f]
+    titles = []
+    for i, f in enumerate(feeds):
+        if not f:
+            titles.append("output layer" if len(layers) > 1 else "layer")
+        else:
+            titles.append("hidden layer" if len(hidden) == 1 else f"hidden layer {hidden.index(i) + 1}")
+    return titles
+
+
+# --- drawing -------------------------------------------------------------------------
+
+_DIGRAPH_CLASS: Any = None
+
+
+def _digraph_class() -> Any:
+    """graphviz.Digraph whose notebook display uses our renderer choice (dot, else graphviz-pure)."""
+    global _DIGRAPH_CLASS
+    if _DIGRAPH_CLASS is None:
+        import graphviz
+
+        class Digraph(graphviz.Digraph):
+            """A graphviz.Digraph that displays inline in notebooks with `dot` or `graphviz-pure`."""
+
+            def _repr_image_svg_xml(self) -> str:
+                return _render(self.source, None, None)
+
+        _DIGRAPH_CLASS = Digraph
+    return _DIGRAPH_CLASS
+
+
+def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True, edge_derivatives: bool = False,
+               collapse: bool = False, max_nodes: int | None = 500, digits: int = 4,
+               parameters: Iterable[Value] | None = None) -> Any:
+    """The computation graph of `root` as a `graphviz.Digraph` (no renderer needed).
+
+    Each Value is a node showing its op, label, data and (if `show_grad`) grad to
+    `digits` significant digits; leaves, parameters (weights/biases of "net"
+    nodes, and any Value in `parameters`) and interior values are filled
+    differently; edges point forward.  `edge_derivatives` labels each edge with
+    ∂out/∂in.  Neurons and layers are drawn as clusters; `collapse=True` draws
+    each neuron as one node.  More than `max_nodes` drawn nodes raise ValueError
+    (None: no limit).
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_graph: root must be a Value, got {type(root).__name__}")
+    if rankdir not in ("LR", "RL", "TB", "BT"):
+        raise ValueError(f"draw_graph: rankdir must be one of 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
+    if max_nodes is not None and (not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1):
+        raise ValueError(f"draw_graph: max_nodes must be a positive int or None, got {max_nodes!r}")
+    if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= 17:
+        raise ValueError(f"draw_graph: digits must be an int in 1..17, got {digits!r}")
+
+    topo = topological_order(root)
+    index = {id(v): i for i, v in enumerate(topo)}
+    consumers: dict[int, list[Value]] = {}
+    for v in topo:
+        for c in v._prev:
+            consumers.setdefault(id(c), []).append(v)
+    neurons, layers = _find_neurons(topo, consumers)
+
+    weights_biases = set()  # leaves in the weight or bias position of a net node
+    for nr in neurons:
+        n = len(nr.net._prev) // 2
+        weights_biases.update(id(p) for p in nr.net._prev[:n] if p.op == "")
+        if len(nr.net._prev) % 2 and nr.net._prev[-1].op == "":
+            weights_biases.add(id(nr.net._prev[-1]))
+    params = weights_biases | ({id(p) for p in parameters} if parameters is not None else set())
+
+    # which drawn node stands for each Value
+    rep = {id(v): f"n{i}" for i, v in enumerate(topo)}
+    neuron_of: dict[int, _Neuron] = {}
+    for nr in neurons:
+        for m in nr.members:
+            neuron_of[id(m)] = nr
+    if collapse:
+        for nr in neurons:
+            for m in nr.members:
+                rep[id(m)] = f"u{index[id(nr.net)]}"
+    n_drawn = len(set(rep.values()))
+    if max_nodes is not None and n_drawn > max_nodes:
+        hint = ""
+        if not collapse and neurons:
+            n_collapsed = n_drawn - sum(len(nr.members) - 1 for nr in neurons)
+            hint = f"; collapse=True draws each neuron as one node ({n_collapsed} nodes)"
+        elif not collapse:
+            hint = "; collapse=True draws each neuron as one node (this graph has no neurons to collapse)"
+        raise ValueError(
+            f"draw_graph: the graph has {n_drawn} nodes, more than max_nodes={max_nodes}{hint}; "
+            f"or raise max_nodes (None: no limit)")
+
+    graph_attr = {"rankdir": rankdir}
+    if n_drawn >= LARGE_GRAPH:
+        graph_attr.update(LARGE_GRAPH_ATTRS)
+    g = _digraph_class()(name="G", graph_attr=graph_attr,
+                         node_attr={"shape": "plain", "fontname": "Helvetica", "fontsize": "11"},
+                         edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.7"})
+
+    def value_node(v: Value) -> str:
+        rows = []
+        if v.label:
+            rows.append(f"<B>{_html_text(v.label)}</B>")
+        rows.append(f"data {_num(v.data, digits)}")
+        if show_grad:
+            rows.append(f"grad {_num(v.grad, digits)}")
+        if v.op:
+            kind, header = "interior", _html_text(_op_text(v))
+        else:
+            kind, header = ("param" if id(v) in params else "leaf"), None
+        return _table(rows, _COLORS[kind], header, border=2 if v is root else 1)
+
+    def neuron_node(nr: _Neuron) -> str:
+        act = nr.act
+        header = _html_text(f"{_op_text(act)}({_OP_TEXT['net']})" if act is not None else _OP_TEXT["net"])
+        rows = [f"<B>{_html_text(nr.name)}</B>", f"net {_num(nr.net.data, digits)}"]
+        if act is not None:
+            rows.append(f"out {_num(act.data, digits)}")
+        if show_grad:
+            if act is not None:
+                rows.append(f"grad out {_num(act.grad, digits)}")
+            rows.append(f"grad net {_num(nr.net.grad, digits)}")
+        return _table(rows, _COLORS["neuron"], header, border=2 if nr.out is root else 1)
+
+    # clusters: layer -> neuron -> members; values shared by one layer's neurons only go in that layer
+    layer_extra: dict[int, list[Value]] = {}
+    for v in topo:
+        if id(v) in neuron_of or id(v) not in weights_biases:
+            continue
+        cons = consumers.get(id(v), [])
+        owners = {neuron_of[id(c)].layer for c in cons if id(c) in neuron_of and c.op == "net"}
+        if len(owners) == 1 and len(cons) > 1 and all(c.op == "net" for c in cons):
+            layer_extra.setdefault(owners.pop(), []).append(v)
+    in_cluster = {id(v) for vs in layer_extra.values() for v in vs} | set(neuron_of)
+    # the network's inputs: leaves read only by net nodes, outside every neuron and layer
+    inputs = []
+    for layer in layers:
+        for x in layer[0].xs:
+            if (x.op == "" and id(x) not in in_cluster and id(x) not in params
+                    and all(c.op == "net" for c in consumers.get(id(x), ()))):
+                in_cluster.add(id(x))
+                inputs.append(x)
+    if inputs:
+        with g.subgraph(name="cluster_inputs") as ic:
+            ic.attr(label="<<B>inputs</B>>", style="rounded,dashed", color="#7a7a7a", fontname="Helvetica",
+                    fontsize="12")
+            for x in inputs:
+                ic.node(rep[id(x)], label=value_node(x))
+
+    titles = _layer_titles(layers, consumers)
+    for i, layer in enumerate(layers):
+        with g.subgraph(name=f"cluster_L{i}") as lc:
+            lc.attr(label=f"<<B>{_html_text(titles[i])}</B>>", style="rounded,dashed", color="#7a7a7a",
+                    fontname="Helvetica", fontsize="12")
+            for v in layer_extra.get(i, []):
+                lc.node(rep[id(v)], label=value_node(v))
+            for nr in layer:
+                if collapse:
+                    lc.node(rep[id(nr.net)], label=neuron_node(nr))
+                    continue
+                with lc.subgraph(name=f"cluster_N{index[id(nr.net)]}") as nc:
+                    nc.attr(label=f"<{_html_text(nr.name)}>", style="rounded,filled", color="#9bbf96",
+                            fillcolor="#f3faf2", fontname="Helvetica", fontsize="11")
+                    for m in nr.members:
+                        nc.node(rep[id(m)], label=value_node(m))
+
+    for v in topo:
+        if id(v) not in in_cluster:
+            g.node(rep[id(v)], label=value_node(v))
+
+    for v in topo:
+        if not v._prev:
+            continue
+        head = rep[id(v)]
+        locals_ = v.local_grads() if edge_derivatives else None
+        scale = 1.0
+        if collapse and edge_derivatives and id(v) in neuron_of:
+            act = neuron_of[id(v)].act
+            if v is neuron_of[id(v)].net and act is not None:
+                scale = act.local_grads()[0]  # ∂act/∂net: the edge goes into the whole neuron
+        for k, c in enumerate(v._prev):
+            tail = rep[id(c)]
+            if tail == head:
+                continue
+            attrs = {}
+            if not collapse and v.op == "net" and len(v._prev) // 2 <= k < 2 * (len(v._prev) // 2):
+                attrs["minlen"] = "2"  # an input x: one column left of the weights, as in the seeds' figures
+            if locals_ is not None:
+                d = float(locals_[k]) * scale
+                attrs["label"] = _num(d, digits) if math.isfinite(d) else str(d)
+            g.edge(tail, head, **attrs)
+    return g
+
+
+# --- rendering ---------------------------------------------------------------------
+
+def _script_dirs() -> list[str]:
+    """Where pip puts console scripts for this interpreter (found even if not on PATH)."""
+    d = sysconfig.get_path("scripts")
+    return [d] if d else []
+
+
+def _find_renderer(renderer: str | None) -> str:
+    if renderer is not None and renderer not in RENDERERS:
+        raise ValueError(f"to_svg: renderer must be one of {RENDERERS} or None, got {renderer!r}")
+    names = RENDERERS if renderer is None else (renderer,)
+    for name in names:
+        exe = shutil.which(name)
+        for d in ([] if exe else _script_dirs()):
+            exe = shutil.which(name, path=d)
+            if exe:
+                break
+        if exe:
+            return exe
+    wanted = "Graphviz's `dot` program" if renderer in (None, "dot") else "`graphviz-pure`"
+    raise RendererNotFoundError(
+        f"cannot render SVG: {wanted} was not found (looked for {', '.join(names)} on PATH). Install Graphviz: "
+        "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS), "
+        "`conda install graphviz`, or without root `pip install 'tinygrad-bp[render]'` (graphviz-pure). "
+        "draw_graph() still gives the DOT source without a renderer.")
+
+
+def _render(source: str, renderer: str | None, timeout: float | None) -> str:
+    exe = _find_renderer(renderer)
+    name = os.path.basename(exe)
+    try:
+        proc = subprocess.run([exe, "-Tsvg"], input=source.encode("utf-8"), capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RenderTimeoutError(
+            f"{name} did not finish laying out the graph within {timeout} s; draw fewer nodes "
+            "(collapse=True draws each neuron as one node) or pass a larger timeout (None: wait)") from None
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        raise RenderError(f"{name} failed with exit status {proc.returncode}: {err[:1000]}")
+    return proc.stdout.decode("utf-8")
+
+
+def to_svg(root: Value, path: str | os.PathLike[str] | None = None, *, renderer: str | None = None,
+           timeout: float | None = 60.0, **options: Any) -> str:
+    """The graph of `root` as SVG text (also written to `path`); `options` go to `draw_graph`.
+
+    `renderer`: "dot", "graphviz-pure" or None (dot if found, else graphviz-pure).
+    A render taking longer than `timeout` seconds raises RenderTimeoutError.
+    """
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"to_svg: timeout must be > 0 seconds or None, got {timeout!r}")
+    g = draw_graph(root, **options)
+    svg = _render(g.source, renderer, timeout)
+    if path is not None:
+        Path(path).write_text(svg, encoding="utf-8")
+    return svg
