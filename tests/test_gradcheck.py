@@ -1,0 +1,136 @@
+"""gradcheck and gradgradcheck: they pass correct derivatives and catch wrong or lost ones."""
+
+import math
+
+import pytest
+
+from tinygrad_bp import GradcheckError, Value, gradcheck, gradgradcheck
+from tinygrad_bp.engine import Op, _data
+
+
+def custom(name, forward, local):
+    """A one-input op with a hand-written local derivative (to plant a wrong one)."""
+    op = Op(name, forward, local)
+    return lambda x: Value._apply(op, x)
+
+
+def table_row(message, index):
+    """The cells of the table row for input `index` (a str like '0' or '0,1')."""
+    for line in message.splitlines():
+        cells = line.split()
+        if cells and cells[0] == index:
+            return cells
+    raise AssertionError(f"no row {index!r} in\n{message}")
+
+
+def test_passes_correct_gradients_for_values_and_numbers():
+    f = lambda a, b, c: (a * b + b ** 2).tanh() / (c.exp() + 1) - a.log() * c.sigmoid()
+    assert gradcheck(f, [Value(0.7, label="a"), -1.3, 2]) is True
+
+
+def test_lost_gradient_from_a_broken_graph_is_caught_with_a_table():
+    # f rebuilds x from its number: backward cannot reach x, so analytic 0 against numeric 2·y = 1.4
+    f = lambda x, y: Value(x.data * 2) * y
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(f, [Value(0.3, label="x"), 0.7])
+    message = str(info.value)
+    for column in ("input", "label", "value", "analytic", "numeric", "abs err", "rel err"):
+        assert column in message
+    index, label, value, analytic, numeric, abs_err, rel_err, mark = table_row(message, "0")
+    assert (label, float(value), float(analytic), mark) == ("x", 0.3, 0.0, "✗")
+    assert float(numeric) == pytest.approx(1.4, rel=1e-8)
+    assert float(abs_err) == pytest.approx(1.4, rel=1e-2) and float(rel_err) == pytest.approx(1.0)
+    # input 1 is fine: ∂/∂y = 2·0.3, no mark
+    cells = table_row(message, "1")
+    assert float(cells[3]) == pytest.approx(0.6) and cells[-1] != "✗"
+
+
+def test_raise_exception_false_returns_false():
+    assert gradcheck(lambda x: Value(x.data) * x, [1.5], raise_exception=False) is False
+
+
+def test_wrong_local_derivative_is_caught_and_right_one_passes():
+    wrong = custom("mysin", math.sin, lambda x, out: (math.sin(x),))
+    right = custom("mysin", math.sin, lambda x, out: (math.cos(x),))
+    assert gradcheck(lambda x: right(x) * x, [0.9])
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda x: wrong(x) * x, [0.9])
+    cells = table_row(str(info.value), "0")
+    # analytic sin(x)·x + sin(x) against the true cos(x)·x + sin(x)
+    assert float(cells[3]) == pytest.approx(math.sin(0.9) * 0.9 + math.sin(0.9), rel=1e-8)
+    assert float(cells[4]) == pytest.approx(math.cos(0.9) * 0.9 + math.sin(0.9), rel=1e-7)
+
+
+def test_relu_kink_fails_the_central_difference():
+    # relu'(0) is 0 in the engine (as in PyTorch); the central difference there is 1/2
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda x: x.relu(), [0.0])
+    assert float(table_row(str(info.value), "0")[4]) == pytest.approx(0.5)
+
+
+def test_tolerances_decide():
+    # (x+ε)³ − (x−ε)³ / 2ε = 3x² + ε²: with a huge eps the difference is visible
+    f = lambda x: x ** 3
+    assert gradcheck(f, [1.0], eps=1e-2, atol=2e-4, rtol=0)
+    assert not gradcheck(f, [1.0], eps=1e-2, atol=5e-5, rtol=0, raise_exception=False)
+
+
+def test_users_grads_and_data_are_left_alone():
+    w = Value(0.5, label="w")  # captured by f, not an input
+    w.grad = 3.0
+    x = Value(2.0, label="x")
+    x.grad = 7.0
+    inner = w * 2  # an interior node the user built
+    inner.grad = 11.0
+    assert gradcheck(lambda x: x * inner + x * w, [x])
+    assert (w.grad, x.grad, inner.grad, x.data, w.data) == (3.0, 7.0, 11.0, 2.0, 0.5)
+    assert gradgradcheck(lambda x: x * x * inner, [x])
+    assert (w.grad, x.grad, inner.grad, x.data) == (3.0, 7.0, 11.0, 2.0)
+
+
+def test_type_errors():
+    with pytest.raises(TypeError, match="must return one scalar Value, got float"):
+        gradcheck(lambda x: x.data * 2, [1.0])
+    with pytest.raises(TypeError, match=r"inputs\[1\] must be a Value or an int/float, got str"):
+        gradcheck(lambda x, y: x * y, [1.0, "2"])
+    with pytest.raises(TypeError, match="inputs must be a sequence"):
+        gradcheck(lambda x: x, 1.0)
+    with pytest.raises(TypeError, match="got bool"):
+        gradcheck(lambda x: x, [True])
+    with pytest.raises(TypeError, match="must return one scalar Value, got list"):
+        gradgradcheck(lambda x: [x], [1.0])
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        gradcheck(lambda x: x, [1.0], eps=0)
+    with pytest.raises(ValueError, match="atol must be a finite number"):
+        gradcheck(lambda x: x, [1.0], atol=-1)
+    with pytest.raises(ValueError, match="not finite"):
+        gradcheck(lambda x: x, [math.nan])
+
+
+def test_gradgradcheck_passes_smooth_functions():
+    f = lambda a, b: (a * b).tanh() * b.exp() + a ** 3 / b + (a - b).sigmoid() * a.log()
+    assert gradgradcheck(f, [Value(0.8, label="a"), 1.7]) is True
+
+
+def test_gradgradcheck_catches_a_local_rule_that_is_not_differentiable():
+    # the square with its derivative 2x computed from the float: first derivatives are right,
+    # but grad(create_graph=True) sees a constant, so ∂²/∂x² comes out 0 instead of 2
+    sq = custom("sq", lambda x: x * x, lambda x, out: (2 * _data(x),))
+    assert gradcheck(sq, [1.3])
+    with pytest.raises(GradcheckError) as info:
+        gradgradcheck(sq, [1.3])
+    cells = table_row(str(info.value), "0,0")
+    assert float(cells[3]) == 0.0 and float(cells[4]) == pytest.approx(2.0, rel=1e-6)
+
+
+def test_gradgradcheck_mixed_entries_by_hand():
+    # f = a·a·b: ∂²f/∂b∂a = 2a = 6 at a = 3; rebuilding one a from its number loses half of it
+    assert gradgradcheck(lambda a, b: a * a * b, [3.0, 5.0])
+    with pytest.raises(GradcheckError) as info:
+        gradgradcheck(lambda a, b: Value(a.data) * a * b, [3.0, 5.0])
+    index, labels, value, analytic, numeric, *_, mark = table_row(str(info.value), "1,0")
+    assert (float(value), float(analytic), mark) == (3.0, 3.0, "✗")
+    assert float(numeric) == pytest.approx(6.0, rel=1e-7)
