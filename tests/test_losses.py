@@ -3,7 +3,6 @@
 import math
 
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,15 +10,14 @@ from tinygrad_bp.engine import Value, topological_order
 from tinygrad_bp.losses import bce, hinge, mse, sse
 from tinygrad_bp.nn import MLP
 
-F = torch.nn.functional
+
+@pytest.fixture(scope="module")
+def torch():
+    return pytest.importorskip("torch")
 
 
 def values(xs):
     return [Value(x) for x in xs]
-
-
-def tensor(xs):
-    return torch.tensor(xs, dtype=torch.float64, requires_grad=True)
 
 
 def test_sse_by_hand_and_its_gradient():
@@ -52,13 +50,14 @@ def test_single_output_and_scalar_target():
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(st.floats(-3, 3), st.floats(-3, 3)), min_size=1, max_size=6))
-def test_sse_and_mse_match_torch(pairs):
+def test_sse_and_mse_match_torch(torch, pairs):
+    F = torch.nn.functional
     outs, targets = [p[0] for p in pairs], [p[1] for p in pairs]
     for ours, theirs in [(sse, lambda a, t: 0.5 * F.mse_loss(a, t, reduction="sum")), (mse, F.mse_loss)]:
         a = values(outs)
         loss = ours(a, targets)
         loss.backward()
-        ta = tensor(outs)
+        ta = torch.tensor(outs, dtype=torch.float64, requires_grad=True)
         tl = theirs(ta, torch.tensor(targets, dtype=torch.float64))
         tl.backward()
         assert math.isclose(loss.data, tl.item(), rel_tol=1e-12, abs_tol=1e-15)
@@ -80,12 +79,13 @@ def test_hinge_by_hand():
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(st.floats(0.001, 0.999), st.floats(0, 1)), min_size=1, max_size=6))
-def test_bce_matches_torch(pairs):
+def test_bce_matches_torch(torch, pairs):
+    F = torch.nn.functional
     probs, targets = [p[0] for p in pairs], [p[1] for p in pairs]
     p = values(probs)
     loss = bce(p, targets)
     loss.backward()
-    tp = tensor(probs)
+    tp = torch.tensor(probs, dtype=torch.float64, requires_grad=True)
     tl = F.binary_cross_entropy(tp, torch.tensor(targets, dtype=torch.float64))
     tl.backward()
     assert math.isclose(loss.data, tl.item(), rel_tol=1e-12, abs_tol=1e-15)

@@ -5,22 +5,20 @@ import random
 import sys
 import types
 
-import micrograd.engine as mg_engine
-import micrograd.nn as mg_nn
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_bp.engine import Value, topological_order
 from tinygrad_bp.nn import MLP, Layer, Module, Neuron
 
-TORCH_ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda z: z}
-
 
 def torch_forward(model: MLP, x):
     """The same network in PyTorch float64: (outputs, list of parameter tensors in parameters() order)."""
+    import torch
+
+    act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda z: z}
     params = [torch.tensor(p.data, dtype=torch.float64, requires_grad=True) for p in model.parameters()]
     a = [torch.tensor(float(v), dtype=torch.float64) for v in x]
     k = 0
@@ -31,7 +29,7 @@ def torch_forward(model: MLP, x):
             b = params[k + len(n.w)]
             k += len(n.w) + 1
             net = b + sum(w * ai for w, ai in zip(ws, a))
-            nxt.append(TORCH_ACT[n.activation](net))
+            nxt.append(act[n.activation](net))
         a = nxt
     return a, params
 
@@ -125,6 +123,7 @@ def test_seeded_init_is_deterministic_and_private():
 
 
 def test_default_is_micrograd_architecture():
+    mg_nn = pytest.importorskip("micrograd.nn")
     model = MLP(2, [16, 16, 1])
     assert model.activation == "relu" and model.output_activation == "linear"
     assert [layer.activation for layer in model.layers] == ["relu", "relu", "linear"]
@@ -193,6 +192,7 @@ def test_zero_grad():
     data=st.data(),
 )
 def test_gradients_match_torch(nin, nouts, activation, output_activation, seed, data):
+    pytest.importorskip("torch")
     model = MLP(nin, nouts, activation=activation, output_activation=output_activation, seed=seed)
     rng = random.Random(seed)
     for p in model.parameters():  # nonzero biases too
@@ -214,7 +214,9 @@ def test_gradients_match_torch(nin, nouts, activation, output_activation, seed, 
 
 # --- micrograd compatibility ------------------------------------------------------------------
 
-def copy_to_micrograd(model: MLP) -> mg_nn.MLP:
+def copy_to_micrograd(model: MLP):
+    from micrograd import nn as mg_nn
+
     mg = mg_nn.MLP(model.nin, model.nouts)
     for p, q in zip(model.parameters(), mg.parameters()):
         q.data = p.data
@@ -241,6 +243,7 @@ def demo_loss(model, Value, X, y, wrap_inputs):
 
 @pytest.mark.parametrize("wrap_inputs", [False, True])
 def test_micrograd_demo_training_loop_runs_unchanged(wrap_inputs):
+    mg_engine = pytest.importorskip("micrograd.engine")
     rs = np.random.RandomState(0)
     X = rs.randn(30, 2)
     y = np.where(X[:, 0] * X[:, 1] + 0.3 * X[:, 0] > 0, 1, -1)  # numpy ints
