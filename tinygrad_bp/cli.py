@@ -1,24 +1,614 @@
-"""The `tinygrad-bp` command."""
+"""The `tinygrad-bp` command: worked-example, train, graph.
+
+User errors (bad options, a refused expression, an unreadable file) print one
+line on stderr and exit non-zero, without a traceback: 2 for usage errors
+(bad arguments, refused expressions, a missing optional dependency), 1 for
+errors while running.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import math
+import os
+import random
 import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn
+
+from tinygrad_bp.engine import Value
+
+PROG = "tinygrad-bp"
+
+
+class CLIError(Exception):
+    """A user error: printed as one line on stderr, exit with `code`."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+class ExpressionError(CLIError, ValueError):
+    """An expression refused by the safe parser (exit code 2)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, code=2)
+
+
+# --- the safe expression parser ------------------------------------------------------
+
+FUNCTIONS: dict[str, Callable[[Value], Value]] = {
+    "exp": Value.exp, "log": Value.log, "tanh": Value.tanh, "sigmoid": Value.sigmoid, "relu": Value.relu,
+}
+BINARY_OPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+MAX_EXPRESSION_CHARS = 2000
+MAX_LABEL_CHARS = 30
+ALLOWED = "numbers, names given with --at, + - * / **, unary minus and calls of " + ", ".join(FUNCTIONS)
+
+_REFUSED_NAMES: dict[type, str] = {
+    ast.Attribute: "attribute access", ast.Subscript: "subscript", ast.Lambda: "lambda",
+    ast.Compare: "comparison", ast.BoolOp: "boolean operator", ast.IfExp: "conditional expression",
+    ast.NamedExpr: "assignment expression", ast.Starred: "starred expression", ast.JoinedStr: "f-string",
+    ast.ListComp: "comprehension", ast.SetComp: "comprehension", ast.DictComp: "comprehension",
+    ast.GeneratorExp: "generator expression", ast.List: "list", ast.Tuple: "tuple", ast.Dict: "dict",
+    ast.Set: "set", ast.Slice: "slice", ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
+}
+
+
+def _where(text: str, node: ast.AST) -> str:
+    """'`segment` (column N)' for a node of `text`."""
+    seg = ast.get_source_segment(text, node) or ""
+    if len(seg) > 40:
+        seg = seg[:37] + "..."
+    col = len(text.encode("utf-8")[: getattr(node, "col_offset", 0)].decode("utf-8", "replace")) + 1
+    return f"`{seg}` (column {col})"
+
+
+def _postorder(tree: ast.AST) -> list[ast.AST]:
+    """The nodes of an expression tree, children before parents (iterative: deep trees are fine)."""
+    order: list[ast.AST] = []
+    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for child in reversed(list(ast.iter_child_nodes(node))):
+            stack.append((child, False))
+    return order
+
+
+def _fold_pow(a: float, b: float) -> float:
+    """a ** b for two constants, refusing results that overflow before computing them."""
+    if a == 0 and b < 0:
+        raise ArithmeticError("zero to a negative power")
+    if a < 0 and not b.is_integer():
+        raise ArithmeticError("negative base to a fractional power is not real")
+    if a != 0 and abs(b) * math.log10(abs(a)) > 308:
+        digits = abs(b) * math.log10(abs(a))
+        raise ArithmeticError(f"the result would have about {digits:.3g} digits, far beyond a float (refused, "
+                              "not computed)")
+    return float(a) ** b
+
+
+def parse_expression(text: str, names: Iterable[str]) -> ast.Expression:
+    """Parse `text` and check it against the whitelist; nothing is evaluated.
+
+    Allowed: int/float literals, the given `names`, + - * / **, unary minus/plus,
+    and one-argument calls of exp, log, tanh, sigmoid, relu. Anything else is an
+    `ExpressionError` naming the offending part and its column. Sub-expressions made
+    of constants only are checked for overflow here (in float arithmetic), so that
+    `9**9**9` is refused rather than computed.
+    """
+    names = set(names)
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("empty expression")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(f"expression of {len(text)} characters is longer than the limit of "
+                              f"{MAX_EXPRESSION_CHARS}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        col = f" at column {e.offset}" if e.offset else ""
+        raise ExpressionError(f"syntax error{col}: {e.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        raise ExpressionError(f"cannot parse the expression: {type(e).__name__} {e}".strip()) from None
+    text = text.strip()
+    callees: set[int] = set()
+    for node in ast.walk(tree):  # outermost first: the message names the largest refused part
+        if isinstance(node, (ast.Expression, ast.operator, ast.unaryop, ast.expr_context)):
+            continue
+        if isinstance(node, ast.BinOp):
+            if type(node.op) not in BINARY_OPS:
+                sym = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+                       ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}.get(type(node.op), type(node.op).__name__)
+                raise ExpressionError(f"operator {sym} is not allowed in {_where(text, node)}; allowed: {ALLOWED}")
+        elif isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, (ast.USub, ast.UAdd)):
+                raise ExpressionError(f"unary operator is not allowed in {_where(text, node)}; allowed: {ALLOWED}")
+        elif isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ExpressionError(f"constant {_where(text, node)} is not allowed: only int and float numbers")
+            if isinstance(v, int) and v.bit_length() > 1024 or not math.isfinite(float(v)):
+                raise ExpressionError(f"number {_where(text, node)} is too large for a float")
+        elif isinstance(node, ast.Call):
+            f = node.func
+            if not isinstance(f, ast.Name) or f.id not in FUNCTIONS:
+                raise ExpressionError(f"call of {_where(text, f)} is not allowed: only "
+                                      f"{', '.join(FUNCTIONS)} can be called")
+            if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+                raise ExpressionError(f"{f.id}() takes exactly one argument, in {_where(text, node)}")
+            callees.add(id(f))
+        elif isinstance(node, ast.Name):
+            if id(node) in callees:
+                continue
+            if node.id in FUNCTIONS:
+                raise ExpressionError(f"{node.id} is a function: call it as {node.id}(...), at {_where(text, node)}")
+            if node.id not in names:
+                raise ExpressionError(f"unknown name {_where(text, node)}: give it a value with --at {node.id}=...")
+        else:
+            what = _REFUSED_NAMES.get(type(node), type(node).__name__)
+            raise ExpressionError(f"{what} is not allowed: {_where(text, node)}; allowed: {ALLOWED}")
+    # constant folding in floats (bounded time and memory), to refuse overflows before anything runs
+    consts: dict[int, float] = {}
+    for node in _postorder(tree.body):
+        try:
+            if isinstance(node, ast.Constant):
+                consts[id(node)] = float(node.value)
+            elif isinstance(node, ast.UnaryOp) and id(node.operand) in consts:
+                consts[id(node)] = -consts[id(node.operand)] if isinstance(node.op, ast.USub) else consts[
+                    id(node.operand)]
+            elif isinstance(node, ast.BinOp) and id(node.left) in consts and id(node.right) in consts:
+                a, b = consts[id(node.left)], consts[id(node.right)]
+                if isinstance(node.op, ast.Pow):
+                    r = _fold_pow(a, b)
+                else:
+                    r = _apply_binary(node.op, Value(a), Value(b)).data
+                if not math.isfinite(r):
+                    raise ArithmeticError("the result overflows a float")
+                consts[id(node)] = r
+            elif isinstance(node, ast.Call) and id(node.args[0]) in consts:
+                consts[id(node)] = FUNCTIONS[node.func.id](Value(consts[id(node.args[0])])).data  # type: ignore
+        except (ArithmeticError, ValueError) as e:
+            raise ExpressionError(f"refused {_where(text, node)}: {e}") from None
+    return tree
+
+
+def _apply_binary(op: ast.operator, a: Any, b: Any) -> Any:
+    if isinstance(op, ast.Add):
+        return a + b
+    if isinstance(op, ast.Sub):
+        return a - b
+    if isinstance(op, ast.Mult):
+        return a * b
+    if isinstance(op, ast.Div):
+        return a / b
+    return a ** b
+
+
+def evaluate_expression(text: str, values: dict[str, float], root_label: str = "f") -> tuple[Value, dict[str, Value]]:
+    """Parse `text` safely and build its Value graph; returns (root, leaves by name).
+
+    Each name becomes a leaf Value labelled with its name; interior nodes are
+    labelled with their piece of the expression (when short), the root `root_label`.
+    """
+    tree = parse_expression(text, values)
+    text = text.strip()
+    leaves = {name: Value(v, label=name) for name, v in values.items()}
+    results: dict[int, Any] = {}
+    for node in _postorder(tree.body):
+        if isinstance(node, (ast.operator, ast.unaryop, ast.expr_context)):
+            continue
+        try:
+            if isinstance(node, ast.Constant):
+                r: Any = float(node.value)
+            elif isinstance(node, ast.Name):
+                if node.id in FUNCTIONS:
+                    continue  # the callee of a Call
+                r = leaves[node.id]
+            elif isinstance(node, ast.UnaryOp):
+                x = results[id(node.operand)]
+                r = -x if isinstance(node.op, ast.USub) else x
+            elif isinstance(node, ast.BinOp):
+                a, b = results[id(node.left)], results[id(node.right)]
+                if isinstance(node.op, ast.Pow) and not isinstance(a, Value) and not isinstance(b, Value):
+                    r = _fold_pow(a, b)
+                else:
+                    r = _apply_binary(node.op, a, b)
+            elif isinstance(node, ast.Call):
+                x = results[id(node.args[0])]
+                r = FUNCTIONS[node.func.id](x if isinstance(x, Value) else Value(x))  # type: ignore[attr-defined]
+                if not isinstance(x, Value):
+                    r = r.data
+            else:  # pragma: no cover - parse_expression refuses everything else
+                raise ExpressionError(f"unexpected {type(node).__name__}")
+        except (ArithmeticError, ValueError) as e:
+            raise CLIError(f"cannot evaluate {_where(text, node)}: {e}") from None
+        if isinstance(r, Value):
+            if not r.label and r.op:
+                seg = ast.get_source_segment(text, node) or ""
+                r.label = seg if len(seg) <= MAX_LABEL_CHARS else ""
+            for c in r.children:  # constants lifted by the engine: label them with their value
+                if not c.op and not c.label:
+                    c.label = f"{c.data:g}"
+        results[id(node)] = r
+    root = results[id(tree.body)]
+    if not isinstance(root, Value):
+        root = Value(root)
+    if root.op:
+        root.label = root_label if root_label not in values else "out"
+    return root, leaves
+
+
+# --- argument parsing ------------------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump): `tinygrad-bp train: error: ... (see --help)`."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = f"see {self.prog} --help"
+        if "EXPR" in message:
+            hint = "an EXPR that starts with '-' goes after '--', as in: graph --at x=2 -- '-x*x'; " + hint
+        self.exit(2, f"{self.prog}: error: {message} ({hint})\n")
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
+def _nonneg_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s!r}")
+    return v
+
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {s!r}")
+    return v
+
+
+def _nonneg_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {s!r}")
+    return v
+
+
+def _sizes(s: str) -> list[int]:
+    parts = [p.strip() for p in s.split(",")]
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes such as 16,16, got {s!r}") from None
+    if any(n < 1 for n in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {s!r}")
+    return sizes
+
+
+def _assignment(s: str) -> tuple[str, float]:
+    name, sep, value = s.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE such as x=2.5, got {s!r}")
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name}: expected a number after '=', got {value!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"{name}: expected a finite number, got {value!r}")
+    return name, v
+
+
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "data": "moons", "hidden": [16, 16], "activation": "relu", "loss": "hinge", "optimizer": "adam",
+    "lr": 0.05, "epochs": 100, "batch_size": 0, "seed": 0,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tinygrad-bp", description="Backpropagation made visible and checkable.")
-    parser.add_subparsers(dest="command")
+    """The argument parser of `tinygrad-bp` (subcommands worked-example, train, graph)."""
+    parser = _Parser(prog=PROG, description="Backpropagation made visible and checkable.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("worked-example", help="the seeds' 2-2-2 network, digit for digit",
+                       description="Forward pass, first round's derivatives and updated weights, and the error "
+                                   "after N rounds of the seeds' worked example.")
+    p.add_argument("--rounds", type=_positive_int, default=10_000, metavar="N",
+                   help="training rounds for the final error (default: 10000)")
+    p.add_argument("--svg", metavar="FILE", help="write the loss graph of the first forward pass as SVG")
+
+    d = TRAIN_DEFAULTS
+    p = sub.add_parser("train", help="train an MLP on a small 2-D data set",
+                       description="Train an MLP on a small 2-D data set with a tqdm progress bar; "
+                                   "prints the training accuracy last.")
+    p.add_argument("--data", choices=["xor", "moons", "circles", "spiral"], default=d["data"],
+                   help=f"data set (default: {d['data']})")
+    p.add_argument("--samples", type=_positive_int, metavar="N", help="number of points (default: 100; not for xor)")
+    p.add_argument("--noise", type=_nonneg_float, metavar="F", help="noise standard deviation (not for xor)")
+    p.add_argument("--hidden", type=_sizes, default=d["hidden"], metavar="SIZES",
+                   help="hidden layer sizes, comma-separated (default: 16,16)")
+    p.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "linear"], default=d["activation"],
+                   help=f"hidden activation (default: {d['activation']})")
+    p.add_argument("--loss", choices=["hinge", "sse", "mse", "bce"], default=d["loss"],
+                   help="loss: hinge uses labels ±1 and a linear output; sse, mse, bce use labels 0/1 and a "
+                        f"sigmoid output (default: {d['loss']})")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default=d["optimizer"],
+                   help=f"optimizer (default: {d['optimizer']})")
+    p.add_argument("--lr", type=_positive_float, default=d["lr"], metavar="F",
+                   help=f"learning rate (default: {d['lr']})")
+    p.add_argument("--epochs", type=_positive_int, default=d["epochs"], metavar="N",
+                   help=f"passes over the data (default: {d['epochs']})")
+    p.add_argument("--batch-size", type=_nonneg_int, default=d["batch_size"], metavar="B",
+                   help="examples per step; 0 = the whole data set (default: 0)")
+    p.add_argument("--seed", type=int, default=d["seed"], metavar="S",
+                   help="seed of the data, the initial weights and the batch order (default: 0)")
+    p.add_argument("--save", metavar="FILE", help="write the trained model to FILE (JSON)")
+    p.add_argument("--plot", metavar="PREFIX",
+                   help="write PREFIX_loss.png and PREFIX_boundary.png (needs matplotlib: the plot extra)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("graph", help="gradients, SVG graph and chain rule of an expression",
+                       description="Evaluate EXPR (a safe subset of Python: " + ALLOWED + "), run backward, "
+                                   "print each name's gradient. Put EXPR in quotes; one starting with '-' "
+                                   "goes after '--'.")
+    p.add_argument("expr", metavar="EXPR", help="an expression such as 'tanh(x*w + b)'")
+    p.add_argument("--at", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
+                   help="the value of a name in EXPR (repeat for each name)")
+    p.add_argument("-o", "--output", metavar="FILE.svg", help="write the computation graph as SVG")
+    p.add_argument("--explain", metavar="NAME", help="print the chain-rule derivation of the gradient of NAME")
     return parser
 
 
+# --- subcommands ---------------------------------------------------------------------
+
+def _fmt(x: float) -> str:
+    return f"{x:.10g}"
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    values: dict[str, float] = {}
+    for name, v in args.at:
+        if name in values:
+            raise CLIError(f"--at {name}: given twice", code=2)
+        if name in FUNCTIONS:
+            raise CLIError(f"--at {name}: {name} is a function name, not a variable", code=2)
+        values[name] = v
+    tree = parse_expression(args.expr, values)
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    unused = [n for n in values if n not in used]
+    if unused:
+        raise CLIError(f"--at {unused[0]}: {unused[0]} does not appear in the expression", code=2)
+    if args.explain is not None and args.explain not in values:
+        raise CLIError(f"--explain {args.explain}: not a name of the expression (names: "
+                       f"{', '.join(values) or 'none'})", code=2)
+    root, leaves = evaluate_expression(args.expr, values)
+    root.backward()
+    name = root.label or "f"
+    print(f"{name} = {args.expr.strip()} = {_fmt(root.data)}")
+    for n, leaf in leaves.items():
+        print(f"∂{name}/∂{n} = {_fmt(leaf.grad)}")
+    if args.explain is not None:
+        from tinygrad_bp.explain import explain
+
+        print()
+        print(explain(root, leaves[args.explain]))
+    if args.output:
+        from tinygrad_bp.viz import to_svg
+
+        to_svg(root, args.output)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_worked_example(args: argparse.Namespace) -> int:
+    from tinygrad_bp.worked_example import run
+
+    run(rounds=args.rounds, svg=args.svg)
+    if args.svg:
+        print(f"wrote {args.svg}", file=sys.stderr)
+    return 0
+
+
+def _dataset(args: argparse.Namespace) -> tuple[list[list[float]], list[float]]:
+    from tinygrad_bp import data
+
+    labels = "pm1" if args.loss == "hinge" else "01"
+    if args.data == "xor":
+        if args.samples is not None or args.noise is not None:
+            raise CLIError("--samples and --noise do not apply to xor (its four points are fixed)", code=2)
+        return data.xor(labels=labels)
+    kwargs: dict[str, Any] = {"seed": args.seed, "labels": labels}
+    if args.samples is not None:
+        kwargs["n"] = args.samples
+    if args.noise is not None:
+        kwargs["noise"] = args.noise
+    try:
+        return data.DATASETS[args.data](**kwargs)
+    except ValueError as e:
+        raise CLIError(str(e), code=2) from None
+
+
+def _require_matplotlib() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise CLIError("--plot needs matplotlib, which is not installed: pip install 'tinygrad-bp[plot]' "
+                       "(or pip install matplotlib)", code=2) from None
+    return plt
+
+
+def _batches(n: int, size: int, rng: random.Random) -> list[list[int]]:
+    idx = list(range(n))
+    if size == 0 or size >= n:
+        return [idx]
+    rng.shuffle(idx)
+    return [idx[i:i + size] for i in range(0, n, size)]
+
+
+def train(args: argparse.Namespace, progress: bool = True) -> tuple[Any, list[float], float]:
+    """Train as the `train` subcommand says; returns (model, loss per epoch, final training accuracy)."""
+    from tinygrad_bp import losses, optim
+    from tinygrad_bp.nn import MLP
+
+    X, y = _dataset(args)
+    positive = 1.0
+    if args.loss == "hinge":
+        out_act, threshold = "linear", 0.0
+    else:
+        out_act, threshold = "sigmoid", 0.5
+    loss_fn = {"hinge": losses.hinge, "sse": losses.sse, "mse": losses.mse, "bce": losses.bce}[args.loss]
+    model = MLP(2, [*args.hidden, 1], activation=args.activation, output_activation=out_act, seed=args.seed)
+    params = model.parameters()
+    opt = optim.Adam(params, lr=args.lr) if args.optimizer == "adam" else optim.SGD(params, lr=args.lr)
+    rng = random.Random(args.seed)
+    history: list[float] = []
+    epochs: Iterable[int] = range(args.epochs)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(epochs, desc=f"train {args.data}", unit="epoch", file=sys.stderr, dynamic_ncols=True)
+        epochs = bar
+    for _ in epochs:
+        total, correct = 0.0, 0
+        for batch in _batches(len(X), args.batch_size, rng):
+            scores = [model(X[i]) for i in batch]
+            targets = [y[i] for i in batch]
+            loss = loss_fn(scores, targets)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if not math.isfinite(loss.data):
+                raise CLIError(f"training diverged: the loss became {loss.data} (try a smaller --lr)")
+            total += loss.data * len(batch)
+            correct += sum((s.data > threshold) == (t == positive) for s, t in zip(scores, targets))
+        history.append(total / len(X))
+        if bar is not None:
+            bar.set_postfix(loss=f"{history[-1]:.4f}", acc=f"{correct / len(X):.3f}", refresh=False)
+    if bar is not None:
+        bar.close()
+    accuracy = sum((model(x).data > threshold) == (t == positive) for x, t in zip(X, y)) / len(X)
+    return model, history, accuracy
+
+
+def _plot(plt: Any, prefix: str, model: Any, history: list[float], X: Sequence[Sequence[float]],
+          y: Sequence[float], threshold: float, loss_name: str) -> list[str]:
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(range(1, len(history) + 1), history)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{loss_name} loss")
+    ax.set_title("training loss")
+    fig.tight_layout()
+    loss_path = f"{prefix}_loss.png"
+    fig.savefig(loss_path)
+    plt.close(fig)
+
+    xs = [p[0] for p in X]
+    ys = [p[1] for p in X]
+    pad = 0.5
+    x0, x1, y0, y1 = min(xs) - pad, max(xs) + pad, min(ys) - pad, max(ys) + pad
+    k = 60
+    gx = [x0 + (x1 - x0) * i / (k - 1) for i in range(k)]
+    gy = [y0 + (y1 - y0) * j / (k - 1) for j in range(k)]
+    z = [[model([a, b]).data for a in gx] for b in gy]
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.contourf(gx, gy, z, levels=[-1e300, threshold, 1e300], colors=["#f4c7c3", "#c6dbef"])
+    ax.contour(gx, gy, z, levels=[threshold], colors="k", linewidths=1)
+    pos = max(y)
+    ax.scatter([p[0] for p, t in zip(X, y) if t != pos], [p[1] for p, t in zip(X, y) if t != pos],
+               c="#d62728", s=14, label="negative")
+    ax.scatter([p[0] for p, t in zip(X, y) if t == pos], [p[1] for p, t in zip(X, y) if t == pos],
+               c="#1f77b4", s=14, label="positive")
+    ax.set_title("decision boundary")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    boundary_path = f"{prefix}_boundary.png"
+    fig.savefig(boundary_path)
+    plt.close(fig)
+    return [loss_path, boundary_path]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    plt = _require_matplotlib() if args.plot else None
+    for option, path in (("--save", args.save), ("--plot", args.plot)):
+        if path:  # fail before training, not after
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise CLIError(f"{option} {path}: folder {folder} does not exist", code=2)
+    model, history, accuracy = train(args, progress=not args.no_progress)
+    if plt is not None:
+        X, y = _dataset(args)
+        for path in _plot(plt, args.plot, model, history, X, y, 0.0 if args.loss == "hinge" else 0.5, args.loss):
+            print(f"wrote {path}")
+    if args.save:
+        from tinygrad_bp.modelfile import save_model
+
+        save_model(model, args.save)
+        print(f"saved model to {args.save}")
+    print(f"accuracy: {accuracy:.3f}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "worked-example": cmd_worked_example, "train": cmd_train, "graph": cmd_graph,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run `tinygrad-bp` with `argv` (default: sys.argv[1:]); returns the exit code."""
+    for stream in (sys.stdout, sys.stderr):  # never die on ∂ in a non-UTF-8 terminal
+        if hasattr(stream, "reconfigure") and getattr(stream, "errors", "") == "strict":
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # pragma: no cover
+                pass
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed in one line
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    try:
+        return COMMANDS[args.command](args)
+    except CLIError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return e.code
+    except (ValueError, OSError, RuntimeError, ArithmeticError) as e:
+        msg = str(e) or type(e).__name__
+        if isinstance(e, OSError) and e.filename is not None and e.strerror:
+            msg = f"{e.filename}: {e.strerror}"
+        print(f"{PROG}: error: {msg}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
