@@ -1,0 +1,450 @@
+"""viz: every SVG is parsed with xml.etree; numbers are checked against the seed (001) or by hand."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import sysconfig
+import xml.etree.ElementTree as ET
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tinygrad_bp import viz
+from tinygrad_bp.engine import Value
+from tinygrad_bp.losses import sse
+from tinygrad_bp.nn import MLP
+from tinygrad_bp.viz import RendererNotFoundError, RenderError, RenderTimeoutError, draw_graph, to_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+RENDERERS = ["dot", "graphviz-pure"]
+
+# seed 001, forward and backward pass
+SEED = {"net_h1": 0.3775, "net_h2": 0.3925, "out_h1": 0.593269992, "out_h2": 0.596884378,
+        "net_o1": 1.105905967, "out_o1": 0.75136507, "out_o2": 0.772928465, "E_o1": 0.274811083,
+        "E_o2": 0.023560026, "E": 0.298371109}
+SEED_GRAD = {"w5": 0.082167041, "w1": 0.000438568, "out_h1": 0.036350306, "net_o1": 0.138498562,
+             "out_o1": 0.74136507}
+SIGMOID_PRIME_O1 = 0.186815602   # ∂out_o1/∂net_o1
+SIGMOID_PRIME_H1 = 0.241300709   # ∂out_h1/∂net_h1
+WEIGHTS = [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]
+
+
+def g4(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def worked_example() -> tuple[Value, MLP]:
+    model = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid")
+    for i, layer in enumerate(model.layers):
+        for j, neuron in enumerate(layer.neurons):
+            for k, w in enumerate(neuron.w):
+                w.data = WEIGHTS[i][j][k]
+            neuron.b.data = [0.35, 0.60][i]
+    E = sse(model([0.05, 0.10]), [0.01, 0.99])
+    E.backward()
+    return E, model
+
+
+def worked_example_by_hand() -> Value:
+    """The seed's network written out with Value.net: one bias b1 shared by h1 and h2, b2 by o1 and o2."""
+    i1, i2 = Value(0.05, "i1"), Value(0.10, "i2")
+    w = [Value(x, f"w{k + 1}") for k, x in enumerate([0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55])]
+    b1, b2 = Value(0.35, "b1"), Value(0.60, "b2")
+    outs = []
+    for name, ws in (("h1", w[0:2]), ("h2", w[2:4])):
+        net = Value.net(ws, [i1, i2], b1)
+        net.label = f"net_{name}"
+        out = net.sigmoid()
+        out.label = f"out_{name}"
+        outs.append(out)
+    final = []
+    for name, ws in (("o1", w[4:6]), ("o2", w[6:8])):
+        net = Value.net(ws, outs, b2)
+        net.label = f"net_{name}"
+        out = net.sigmoid()
+        out.label = f"out_{name}"
+        final.append(out)
+    E = 0.5 * (0.01 - final[0]) ** 2 + 0.5 * (0.99 - final[1]) ** 2
+    E.label = "E"
+    E.backward()
+    return E
+
+
+# --- SVG helpers --------------------------------------------------------------------
+
+ATTR_RULES = {
+    "id": r"(node|edge|clust|graph)\d+", "class": r"graph|node|edge|cluster",
+    "fill": r"#[0-9a-f]{6}|black|white|none|transparent", "stroke": r"#[0-9a-f]{6}|black|white|none|transparent",
+    "points": r"[-\d., ]+", "d": r"[-\d., MCLZ]+", "x": r"-?[\d.]+", "y": r"-?[\d.]+",
+    "width": r"[\d.]+pt", "height": r"[\d.]+pt", "viewBox": r"[-\d. ]+",
+    "transform": r"scale\([\d. ]+\) rotate\(0\) translate\([-\d. ]+\)",
+    "text-anchor": r"start|middle|end", "font-family": r"Helvetica,sans-Serif", "font-weight": r"bold",
+    "font-size": r"[\d.]+", "stroke-width": r"[\d.]+", "stroke-dasharray": r"[\d,]+",
+    "{http://www.w3.org/XML/1998/namespace}space": r"preserve",
+}
+TAGS = {"svg", "g", "title", "polygon", "path", "text", "ellipse", "polyline"}
+TITLE = re.compile(r"G|[nu]\d+|[nu]\d+->[nu]\d+|cluster_(L\d+|N\d+|inputs)")
+
+
+def parse(svg: str) -> ET.Element:
+    """Parse and check that no user text reached tags, attributes or titles."""
+    root = ET.fromstring(svg)
+    for e in root.iter():
+        tag = e.tag.removeprefix(SVG)
+        assert tag in TAGS, tag
+        for k, v in e.attrib.items():
+            if tag == "svg" and k in ("xmlns", "xmlns:xlink"):
+                continue
+            assert k in ATTR_RULES, (tag, k, v)
+            assert re.fullmatch(ATTR_RULES[k], v), (tag, k, v)
+        if tag == "title":
+            assert TITLE.fullmatch(e.text or ""), e.text
+    return root
+
+
+def groups(root: ET.Element, cls: str) -> list[ET.Element]:
+    return [g for g in root.iter(SVG + "g") if g.get("class") == cls]
+
+
+def texts(g: ET.Element) -> list[str]:
+    return [(t.text or "").replace("\xa0", " ") for t in g.iter(SVG + "text")]
+
+
+def title(g: ET.Element) -> str:
+    return g.find(SVG + "title").text
+
+
+def nodes_by_label(root: ET.Element) -> dict[str, ET.Element]:
+    """Node groups by their bold label text (the op header is bold too; labels here never look like ops)."""
+    out = {}
+    for g in groups(root, "node"):
+        for t in g.iter(SVG + "text"):
+            if t.get("font-weight") == "bold" and t.text:
+                out.setdefault(t.text, g)
+    return out
+
+
+def bbox(g: ET.Element) -> tuple[float, float, float, float]:
+    nums = []
+    for e in g:
+        if e.tag in (SVG + "polygon", SVG + "path"):
+            nums += [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", e.get("points") or e.get("d"))]
+    xs, ys = nums[0::2], nums[1::2]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def inside(a: tuple, b: tuple) -> bool:
+    return b[0] <= a[0] and b[1] <= a[1] and a[2] <= b[2] and a[3] <= b[3]
+
+
+def fill(g: ET.Element) -> str:
+    return next(p.get("fill") for p in g.iter(SVG + "polygon") if p.get("fill") not in ("none", "black"))
+
+
+# --- the worked example ----------------------------------------------------------------
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_worked_example_nodes_data_grads(renderer):
+    E, _ = worked_example()
+    root = parse(to_svg(E, renderer=renderer))
+    # by hand: 2 inputs, 8 weights, 4 biases, 4 net, 4 sigmoid; per output: target, −, **2, 0.5, ×; Σ
+    assert len(groups(root, "node")) == 2 + 8 + 4 + 4 + 4 + 2 * 5 + 1
+    by = nodes_by_label(root)
+    assert {f"w{k}" for k in range(1, 9)} | {"i1", "i2", "E", "E_o1", "out_h1", "b_h1"} <= set(by)
+    for name, x in SEED.items():
+        assert f"data {g4(x)}" in texts(by[name]), name
+    for name, gr in SEED_GRAD.items():
+        assert f"grad {g4(gr)}" in texts(by[name]), name
+    assert "σ" in texts(by["out_h1"]) and "Σ w·x + b" in texts(by["net_h1"]) and "×" in texts(by["E_o1"])
+    # leaves, parameters and interior values look different
+    assert len({fill(by["i1"]), fill(by["w1"]), fill(by["net_h1"])}) == 3
+    assert fill(by["w1"]) == fill(by["b_o2"]) and fill(by["i1"]) == fill(by["target_o1"])
+
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_worked_example_clusters(renderer):
+    E, _ = worked_example()
+    root = parse(to_svg(E, renderer=renderer))
+    by = nodes_by_label(root)
+    clusters = {texts(c)[0]: bbox(c) for c in groups(root, "cluster")}
+    assert set(clusters) == {"inputs", "hidden layer", "output layer", "h1", "h2", "o1", "o2"}
+    members = {"h1": ["w1", "w2", "b_h1", "net_h1", "out_h1"], "h2": ["w3", "w4", "b_h2", "net_h2", "out_h2"],
+               "o1": ["w5", "w6", "b_o1", "net_o1", "out_o1"], "o2": ["w7", "w8", "b_o2", "net_o2", "out_o2"]}
+    layer = {"h1": "hidden layer", "h2": "hidden layer", "o1": "output layer", "o2": "output layer"}
+    for neuron, labels in members.items():
+        assert inside(clusters[neuron], clusters[layer[neuron]])
+        for lab in labels:
+            assert inside(bbox(by[lab]), clusters[neuron]), (lab, neuron)
+            others = set(members) - {neuron}
+            assert not any(inside(bbox(by[lab]), clusters[o]) for o in others)
+    for lab in ("i1", "i2"):
+        assert inside(bbox(by[lab]), clusters["inputs"])
+    for lab in ("E", "target_o1", "E_o2"):
+        assert not any(inside(bbox(by[lab]), c) for c in clusters.values())
+
+
+def test_hand_built_network_shared_bias_sits_in_its_layer():
+    E = worked_example_by_hand()
+    assert f"{E.data:.9f}" == "0.298371109"
+    root = parse(to_svg(E))
+    by = nodes_by_label(root)
+    clusters = {texts(c)[0]: bbox(c) for c in groups(root, "cluster")}
+    assert inside(bbox(by["b1"]), clusters["hidden layer"]) and inside(bbox(by["b2"]), clusters["output layer"])
+    assert not inside(bbox(by["b1"]), clusters["h1"]) and not inside(bbox(by["b1"]), clusters["h2"])
+    assert inside(bbox(by["w5"]), clusters["o1"]) and f"grad {g4(SEED_GRAD['w5'])}" in texts(by["w5"])
+
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_edge_derivatives_worked_example(renderer):
+    E, _ = worked_example()
+    root = parse(to_svg(E, renderer=renderer, edge_derivatives=True))
+    name = {title(g): lab for lab, g in nodes_by_label(root).items()}
+    labels = {}
+    for e in groups(root, "edge"):
+        tail, head = title(e).split("->")
+        labels[(name.get(tail, tail), name.get(head, head))] = texts(e)
+    assert labels[("w5", "net_o1")] == [g4(SEED["out_h1"])]        # ∂net_o1/∂w5 = out_h1
+    assert labels[("out_h1", "net_o1")] == [g4(0.40)]              # ∂net_o1/∂out_h1 = w5
+    assert labels[("b_o1", "net_o1")] == ["1"]
+    assert labels[("net_o1", "out_o1")] == [g4(SIGMOID_PRIME_O1)]  # σ'(net_o1)
+    assert labels[("net_h1", "out_h1")] == [g4(SIGMOID_PRIME_H1)]
+    assert labels[("i1", "net_h1")] == [g4(0.15)] and labels[("w1", "net_h1")] == [g4(0.05)]
+    assert labels[("E_o1", "E")] == ["1"]
+    # edges point forward: from every weight to its net node
+    for k, n in enumerate(["h1", "h1", "h2", "h2", "o1", "o1", "o2", "o2"]):
+        assert (f"w{k + 1}", f"net_{n}") in labels
+
+
+def test_edge_derivatives_small_expression_by_hand():
+    a, b = Value(2.0, "a"), Value(-3.0, "b")
+    ab, b2 = a * b, b ** 2
+    ab.label, b2.label = "ab", "b2"
+    c = ab + b2
+    c.label = "c"
+    root = parse(to_svg(c, edge_derivatives=True, show_grad=False))
+    by = nodes_by_label(root)
+    name = {title(g): lab for lab, g in by.items()}
+    got = sorted((name.get(title(e).split("->")[0], "?"), texts(e)[0]) for e in groups(root, "edge"))
+    # a*b: ∂/∂a = b = -3, ∂/∂b = a = 2; b**2: ∂/∂b = 2b = -6; + : 1, 1
+    assert got == [("a", "-3"), ("ab", "1"), ("b", "-6"), ("b", "2"), ("b2", "1")]
+    assert not any(t.startswith("grad") for g in groups(root, "node") for t in texts(g))
+    assert "data 3" in texts(by["c"]) and "x ** 2" in [t for g in groups(root, "node") for t in texts(g)]
+
+
+# --- collapse and size limits -----------------------------------------------------------------
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_collapse_draws_each_neuron_as_one_node(renderer):
+    E, _ = worked_example()
+    root = parse(to_svg(E, renderer=renderer, collapse=True, edge_derivatives=True))
+    assert len(groups(root, "node")) == 2 + 4 + 2 * 5 + 1
+    by = nodes_by_label(root)
+    assert {"h1", "h2", "o1", "o2"} <= set(by) and "w1" not in by and "net_h1" not in by
+    assert {f"net {g4(SEED['net_h1'])}", f"out {g4(SEED['out_h1'])}", f"grad out {g4(SEED_GRAD['out_h1'])}"} \
+        <= set(texts(by["h1"]))
+    name = {title(g): lab for lab, g in by.items()}
+    edge = {(name.get(title(e).split("->")[0]), name.get(title(e).split("->")[1])): texts(e) for e in
+            groups(root, "edge")}
+    # ∂out_h1/∂i1 = σ'(net_h1)·w1;  ∂out_o1/∂out_h1 = σ'(net_o1)·w5
+    assert edge[("i1", "h1")] == [g4(SIGMOID_PRIME_H1 * 0.15)]
+    assert edge[("h1", "o1")] == [g4(SIGMOID_PRIME_O1 * 0.40)]
+    clusters = {texts(c)[0] for c in groups(root, "cluster")}
+    assert clusters == {"inputs", "hidden layer", "output layer"}
+
+
+def mlp_16_16_1() -> Value:
+    model = MLP(2, [16, 16, 1], seed=0)
+    return model([0.5, -1.0])
+
+
+def test_max_nodes_refusal_names_size_and_suggests_collapse():
+    out = mlp_16_16_1()
+    # by hand: 2 inputs; 16 × (2 w + b + net + relu); 16 × (16 w + b + net + relu); 16 w + b + net (linear)
+    full = 2 + 16 * 5 + 16 * 19 + 18
+    collapsed = 2 + 16 + 16 + 1
+    with pytest.raises(ValueError, match=rf"{full} nodes.*max_nodes=300.*collapse=True.*\({collapsed} nodes\)"):
+        draw_graph(out, max_nodes=300)
+    g = draw_graph(out, max_nodes=300, collapse=True)
+    assert g.source.count("[label=<") == collapsed
+    assert draw_graph(out, max_nodes=None).source.count("[label=<") == full
+
+
+def test_max_nodes_without_neurons():
+    v = Value(1.0, "x")
+    for k in range(600):
+        v = v + Value(float(k))
+    with pytest.raises(ValueError, match=r"1201 nodes.*max_nodes=500.*collapse"):
+        draw_graph(v)
+
+
+def test_large_graph_renders_with_layout_limits():
+    out = mlp_16_16_1()
+    out.backward()
+    g = draw_graph(out, max_nodes=None)
+    assert "mclimit=0.1" in g.source and "nslimit=1" in g.source and "nslimit1=1" in g.source
+    assert "mclimit" not in draw_graph(worked_example()[0]).source
+    for r in RENDERERS:
+        root = parse(to_svg(out, renderer=r, max_nodes=None, edge_derivatives=True))
+        assert len(groups(root, "node")) == 2 + 16 * 5 + 16 * 19 + 18
+
+
+def test_long_chain_is_walked_without_recursion():
+    v = Value(1.0, "x")
+    for _ in range(99_999):
+        v = -v
+    g = draw_graph(v, max_nodes=None, edge_derivatives=True)
+    assert g.source.count("[label=<") == 100_000 and g.source.count(" -> ") == 99_999
+
+
+# --- hostile labels -----------------------------------------------------------------------------
+
+HOSTILE = ['"quoted" and \'single\'', "<b>bold</b>", "<<TABLE>>", "{a|b}<p> \\N \\G \\L", "a & b &amp; &nbsp; &#1;",
+           "]]> -- <!-- x -->", "tab\there", "😀 é ∂ ∑", "\\", '<script>alert("x")</script>', "  two  spaces "]
+
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_hostile_labels_render_as_text(renderer):
+    vs = [Value(float(k), label=lab) for k, lab in enumerate(HOSTILE)]
+    long = Value(1.0, label="x" * 20_000)
+    lines = Value(2.0, label="line one\nline two\r\nline three")
+    ctrl = Value(3.0, label="a\x00b\x07c\x1b\x7fd")
+    many = Value(4.0, label="\n" * 20_000)
+    out = Value.sum([*vs, long, lines, ctrl, many])
+    out.label = "<E>"
+    root = parse(to_svg(out, renderer=renderer))
+    shown = [t for g in groups(root, "node") for t in texts(g)]
+    for lab in HOSTILE:
+        assert lab.replace("\t", " ") in shown, lab
+    assert "x" * (viz.LABEL_MAX_CHARS - 1) + "…" in shown
+    assert "<E>" in shown and ["line one", "line two", "line three"] == [t for t in shown if t.startswith("line")]
+    assert "a\ufffdb\ufffdc\ufffd\ufffdd" in shown
+    assert len(groups(root, "node")) == len(HOSTILE) + 5
+
+
+def test_hostile_neuron_names_in_clusters():
+    x = Value(1.0, "<i>")
+    w = Value(0.5, "w & \\N")
+    net = Value.net([w], [x])
+    net.label = 'net_<a href="x">'
+    out = net.tanh()
+    out.label = 'out_<a href="x">'
+    out.backward()
+    for r in RENDERERS:
+        root = parse(to_svg(out, renderer=r))
+        assert '<a href="x">' in [texts(c)[0] for c in groups(root, "cluster")]
+        root = parse(to_svg(out, renderer=r, collapse=True))
+        assert '<a href="x">' in [t for g in groups(root, "node") for t in texts(g)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(max_size=80), min_size=1, max_size=3))
+def test_any_label_gives_well_formed_svg(labels):
+    vs = [Value(float(k), label=lab) for k, lab in enumerate(labels)]
+    root = parse(to_svg(Value.sum(vs), renderer="dot"))
+    assert len(groups(root, "node")) == len(labels) + 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cn", "Zl", "Zp")), min_size=1, max_size=50))
+def test_printable_label_shown_verbatim(label):
+    root = parse(to_svg(Value(1.0, label=label), renderer="graphviz-pure"))
+    assert label.replace("\xa0", " ") in texts(groups(root, "node")[0])
+
+
+# --- renderers ----------------------------------------------------------------------------------------
+
+def real(name: str) -> str:
+    exe = shutil.which(name, path=sysconfig.get_path("scripts")) or shutil.which(name)
+    assert exe, f"{name} must be installed for these tests"
+    return os.path.realpath(exe)
+
+
+def path_with(tmp_path, monkeypatch, **programs: str) -> None:
+    """PATH = a fresh directory holding only `programs` (name -> real executable or script text)."""
+    d = tmp_path / "bin"
+    d.mkdir()
+    for name, target in programs.items():
+        p = d / name.replace("_", "-")
+        if target.startswith("#!"):
+            p.write_text(target)
+            p.chmod(0o755)
+        else:
+            p.symlink_to(target)
+    monkeypatch.setenv("PATH", str(d))
+    monkeypatch.setattr(viz, "_script_dirs", lambda: [])
+
+
+def test_missing_renderer_error(tmp_path, monkeypatch):
+    path_with(tmp_path, monkeypatch)
+    E, _ = worked_example()
+    with pytest.raises(RendererNotFoundError) as info:
+        to_svg(E)
+    assert isinstance(info.value, RuntimeError)
+    msg = str(info.value)
+    for word in ("Graphviz", "apt-get install graphviz", "brew", "conda", "tinygrad-bp[render]", "graphviz-pure"):
+        assert word in msg
+    with pytest.raises(RendererNotFoundError, match="graphviz-pure"):
+        to_svg(E, renderer="graphviz-pure")
+    assert draw_graph(E).source.count("[label=<") == 33  # DOT source needs no renderer
+
+
+def test_falls_back_to_graphviz_pure_without_dot(tmp_path, monkeypatch):
+    path_with(tmp_path, monkeypatch, graphviz_pure=real("graphviz-pure"))
+    E, _ = worked_example()
+    svg = to_svg(E)
+    assert "graphviz-pure" in svg.split("<svg", 1)[0]  # the generator comment
+    assert len(groups(parse(svg), "node")) == 33
+    g = draw_graph(E)  # notebook display uses the same renderer choice
+    assert len(groups(parse(g._repr_image_svg_xml()), "node")) == 33
+    assert "image/svg+xml" in g._repr_mimebundle_()
+
+
+def test_prefers_dot(tmp_path, monkeypatch):
+    path_with(tmp_path, monkeypatch, dot=real("dot"), graphviz_pure=real("graphviz-pure"))
+    svg = to_svg(worked_example()[0])
+    assert "graphviz-pure" not in svg.split("<svg", 1)[0] and "Generated by graphviz" in svg
+
+
+def test_timeout_becomes_clear_error(tmp_path, monkeypatch):
+    path_with(tmp_path, monkeypatch, dot=f"#!/bin/sh\nexec {shutil.which('sleep')} 30\n")
+    with pytest.raises(RenderTimeoutError, match=r"within 0\.5 s.*collapse=True") as info:
+        to_svg(Value(1.0), timeout=0.5)
+    assert isinstance(info.value, RenderError) and isinstance(info.value, RuntimeError)
+
+
+def test_renderer_failure_reports_stderr(tmp_path, monkeypatch):
+    path_with(tmp_path, monkeypatch, dot="#!/bin/sh\necho 'syntax error in line 1' >&2\nexit 3\n")
+    with pytest.raises(RenderError, match=r"exit status 3: syntax error in line 1"):
+        to_svg(Value(1.0))
+
+
+def test_to_svg_writes_path(tmp_path):
+    E, _ = worked_example()
+    p = tmp_path / "g.svg"
+    svg = to_svg(E, p, collapse=True)
+    assert p.read_text(encoding="utf-8") == svg and len(groups(parse(svg), "node")) == 17
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="root must be a Value, got float"):
+        draw_graph(3.0)
+    with pytest.raises(ValueError, match="rankdir"):
+        draw_graph(Value(1.0), rankdir="sideways")
+    with pytest.raises(ValueError, match="max_nodes"):
+        draw_graph(Value(1.0), max_nodes=0)
+    with pytest.raises(ValueError, match="renderer must be one of"):
+        to_svg(Value(1.0), renderer="neato")
+    with pytest.raises(ValueError, match="timeout"):
+        to_svg(Value(1.0), timeout=0)
+
+
+def test_non_finite_values_are_drawn():
+    x = Value(math.inf, "big")
+    y = x * 0.0
+    root = parse(to_svg(y, edge_derivatives=True))
+    assert "data inf" in texts(nodes_by_label(root)["big"])
+    assert "data nan" in [t for g in groups(root, "node") for t in texts(g)]
