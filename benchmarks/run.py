@@ -1,0 +1,576 @@
+"""Speed and memory of tinygrad_bp against the hand-written floor, micrograd and PyTorch.
+
+    python benchmarks/run.py            # the full run (a few minutes)
+    python benchmarks/run.py --quick    # a smoke run (seconds)
+    python benchmarks/run.py --check    # correctness checks only, no timing
+
+Workloads:
+  W1 seed    the seeds' 2-2-2 sigmoid network, 1,000 rounds of forward, sse, backward, update
+  W2 moons   micrograd's demo step: MLP 2-16-16-1 on 100 moons, max-margin loss + L2, backward, update
+  W3 chain   y = tanh(1.0001·y + 0.1) repeated (micrograd: relu), forward + backward, per node
+  W4 memory  bytes per graph node (tracemalloc), a chain graph of about 200,000 nodes
+  import     `python -X importtime -c "import <package>"`
+
+Contenders run in one process, interleaved round by round (the order rotates each
+round); the tables give medians.  Before anything is timed, each contender's loss
+and gradients are compared with the floor's (and every timed run's result is
+checked again): a contender that computes something else fails the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+for _p in (ROOT, HERE):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import floor  # noqa: E402
+
+from tinygrad_bp import Value  # noqa: E402
+from tinygrad_bp.data import moons  # noqa: E402
+from tinygrad_bp.engine import topological_order  # noqa: E402
+from tinygrad_bp.losses import sse  # noqa: E402
+from tinygrad_bp.nn import MLP  # noqa: E402
+
+TOL = 1e-12  # largest accepted deviation from the floor, relative to the largest |gradient| (and |loss|)
+
+SEED_X = [0.05, 0.10]
+SEED_TARGET = [0.01, 0.99]
+SEED_LR = 0.5
+
+
+def seed_layers() -> list[floor.Layer]:
+    """The seeds' network: w1..w4 = .15 .20 .25 .30, b1 = .35, w5..w8 = .40 .45 .50 .55, b2 = .60."""
+    return [([[0.15, 0.20], [0.25, 0.30]], [0.35, 0.35], "sigmoid"),
+            ([[0.40, 0.45], [0.50, 0.55]], [0.60, 0.60], "sigmoid")]
+
+
+def moons_layers(seed: int = 1337) -> list[floor.Layer]:
+    """A 2-16-16-1 network (ReLU hidden, linear output) with weights from tinygrad_bp.nn.MLP(seed=seed)."""
+    model = MLP(2, [16, 16, 1], seed=seed)
+    acts = ["relu", "relu", "linear"]
+    return [([[w.data for w in n.w] for n in layer.neurons], [n.b.data for n in layer.neurons], act)
+            for layer, act in zip(model.layers, acts)]
+
+
+def copy_layers(layers: list[floor.Layer]) -> list[floor.Layer]:
+    return [([list(row) for row in W], list(b), act) for W, b, act in layers]
+
+
+def flat_params(layers: list[floor.Layer]) -> list[float]:
+    """Layer by layer, neuron by neuron, weights then bias (the order of MLP.parameters())."""
+    return [p for W, b, _ in layers for row, bj in zip(W, b) for p in (*row, bj)]
+
+
+def flat_grads(gW: list, gb: list) -> list[float]:
+    return [g for gWl, gbl in zip(gW, gb) for grow, gbj in zip(gWl, gbl) for g in (*grow, gbj)]
+
+
+# --- contenders ------------------------------------------------------------------
+# Each contender has:
+#   seed(layers, rounds) -> (E, grads)      W1; grads of the last round, before its update
+#   moons(layers, X, y, lr) -> (L, grads)   W2; one step
+#   chain(rounds) -> (y, dy/dx)             W3
+#   chain_graph(rounds) -> (graph, n_nodes) W4; graph kept alive by the caller
+# and `chain_act`, the activation of its chain.  Model building happens in
+# `prepare_*`, outside the timed call.
+
+
+class Floor:
+    name = "floor"
+    chain_act = "tanh"
+
+    def prepare_seed(self, layers, rounds):
+        layers = copy_layers(layers)
+
+        def run():
+            E, gW, gb = floor.seed_train(layers, SEED_X, SEED_TARGET, SEED_LR, rounds)
+            return E, flat_grads(gW, gb)
+        return run
+
+    def prepare_moons(self, layers, X, y, lr):
+        layers = copy_layers(layers)
+
+        def run():
+            L, gW, gb = floor.moons_step(layers, X, y, lr)
+            return L, flat_grads(gW, gb)
+        return run
+
+    def prepare_chain(self, rounds, act=None):
+        return lambda: floor.chain(0.5, rounds, act or self.chain_act)
+
+    chain_graph = None
+
+
+class TinygradBP:
+    name = "tinygrad_bp"
+    chain_act = "tanh"
+
+    @staticmethod
+    def _model(layers, nouts, **kw):
+        model = MLP(2, nouts, **kw)
+        for p, v in zip(model.parameters(), flat_params(layers)):
+            p.data = v
+        return model
+
+    def prepare_seed(self, layers, rounds):
+        model = self._model(layers, [2, 2], activation="sigmoid", output_activation="sigmoid")
+        params = model.parameters()
+        weights = [w for layer in model.layers for n in layer.neurons for w in n.w]
+        x, target, lr = SEED_X, SEED_TARGET, SEED_LR
+
+        def run():
+            for _ in range(rounds):
+                model.zero_grad()
+                E = sse(model(x), target)
+                E.backward()
+                for w in weights:  # biases are not updated, as in the seeds
+                    w.data -= lr * w.grad
+            return E.data, [p.grad for p in params]
+        return run
+
+    def prepare_moons(self, layers, X, y, lr, alpha=1e-4):
+        model = self._model(layers, [16, 16, 1])
+        params = model.parameters()
+        scale = 1.0 / len(X)
+
+        def run():
+            scores = [model(xi) for xi in X]
+            losses = [(1.0 + -yi * s).relu() for yi, s in zip(y, scores)]
+            data_loss = Value.sum(losses) * scale
+            reg_loss = alpha * Value.sum([p * p for p in params])
+            loss = data_loss + reg_loss
+            model.zero_grad()
+            loss.backward()
+            grads = [p.grad for p in params]
+            for p in params:
+                p.data -= lr * p.grad
+            return loss.data, grads
+        return run
+
+    def prepare_chain(self, rounds, act=None):
+        def run():
+            x = Value(0.5)
+            y = x
+            for _ in range(rounds):
+                y = (y * 1.0001 + 0.1).tanh()
+            y.backward()
+            return y.data, x.grad
+        return run
+
+    def chain_graph(self, rounds):
+        y = Value(0.5)
+        for _ in range(rounds):
+            y = (y * 1.0001 + 0.1).tanh()
+        return y, len(topological_order(y))
+
+
+class Micrograd:
+    """micrograd 0.1.0 used as in its demo; it has no sigmoid, so W1 adds one in micrograd's own style."""
+
+    name = "micrograd"
+    chain_act = "relu"  # micrograd has no tanh
+
+    def __init__(self):
+        from micrograd import nn
+        from micrograd.engine import Value as MGValue
+        self.V = MGValue
+        self.nn = nn
+
+    def _sigmoid(self, v):
+        s = floor.sigmoid(v.data)
+        out = self.V(s, (v,), "sigmoid")
+
+        def _backward():
+            v.grad += s * (1 - s) * out.grad
+        out._backward = _backward
+        return out
+
+    def prepare_seed(self, layers, rounds):
+        V = self.V
+        net = [([[V(w) for w in row] for row in W], [V(bj) for bj in b]) for W, b, _ in layers]
+        params = [p for W, b in net for row, bj in zip(W, b) for p in (*row, bj)]
+        weights = [w for W, _ in net for row in W for w in row]
+        sigmoid = self._sigmoid
+
+        def run():
+            for _ in range(rounds):
+                for p in params:
+                    p.grad = 0
+                a = [V(xi) for xi in SEED_X]
+                for W, b in net:
+                    a = [sigmoid(sum((wi * xi for wi, xi in zip(row, a)), bj)) for row, bj in zip(W, b)]
+                E = sum(0.5 * (t - ak) ** 2 for ak, t in zip(a, SEED_TARGET))
+                E.backward()
+                for w in weights:
+                    w.data -= SEED_LR * w.grad
+            return E.data, [p.grad for p in params]
+        return run
+
+    def prepare_moons(self, layers, X, y, lr, alpha=1e-4):
+        V = self.V
+        model = self.nn.MLP(2, [16, 16, 1])
+        for p, v in zip(model.parameters(), flat_params(layers)):
+            p.data = v
+
+        def run():  # micrograd's demo.ipynb, loss() and one step of its training loop
+            inputs = [list(map(V, xrow)) for xrow in X]
+            scores = list(map(model, inputs))
+            losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
+            data_loss = sum(losses) * (1.0 / len(losses))
+            reg_loss = alpha * sum(p * p for p in model.parameters())
+            total_loss = data_loss + reg_loss
+            model.zero_grad()
+            total_loss.backward()
+            grads = [p.grad for p in model.parameters()]
+            for p in model.parameters():
+                p.data -= lr * p.grad
+            return total_loss.data, grads
+        return run
+
+    def prepare_chain(self, rounds, act=None):
+        V = self.V
+
+        def run():
+            x = V(0.5)
+            y = x
+            for _ in range(rounds):
+                y = (y * 1.0001 + 0.1).relu()
+            y.backward()
+            return y.data, x.grad
+        return run
+
+    def chain_graph(self, rounds):
+        y = self.V(0.5)
+        for _ in range(rounds):
+            y = (y * 1.0001 + 0.1).relu()
+        seen, stack = {id(y)}, [y]
+        while stack:
+            for c in stack.pop()._prev:
+                if id(c) not in seen:
+                    seen.add(id(c))
+                    stack.append(c)
+        return y, len(seen)
+
+
+class Torch:
+    """PyTorch with 0-dim float64 tensors, used like micrograd (one tensor per scalar)."""
+
+    name = "PyTorch"
+    chain_act = "tanh"
+
+    def __init__(self):
+        import torch
+        self.torch = torch
+        torch.set_num_threads(1)
+
+    def _params(self, layers):
+        t = self.torch
+        return [([[t.tensor(w, dtype=t.float64, requires_grad=True) for w in row] for row in W],
+                 [t.tensor(bj, dtype=t.float64, requires_grad=True) for bj in b], act) for W, b, act in layers]
+
+    def _forward(self, net, a):
+        t = self.torch
+        for W, b, act in net:
+            nets = [sum((wi * xi for wi, xi in zip(row, a)), bj) for row, bj in zip(W, b)]
+            a = [t.sigmoid(n) for n in nets] if act == "sigmoid" else [t.relu(n) for n in nets] if act == "relu" \
+                else nets
+        return a
+
+    def prepare_seed(self, layers, rounds):
+        t = self.torch
+        net = self._params(layers)
+        params = [p for W, b, _ in net for row, bj in zip(W, b) for p in (*row, bj)]
+        weights = [w for W, _, _ in net for row in W for w in row]
+
+        def run():
+            for _ in range(rounds):
+                for p in params:
+                    p.grad = None
+                a = self._forward(net, [t.tensor(xi, dtype=t.float64) for xi in SEED_X])
+                E = sum(0.5 * (tk - ak) ** 2 for ak, tk in zip(a, SEED_TARGET))
+                E.backward()
+                with t.no_grad():
+                    for w in weights:
+                        w -= SEED_LR * w.grad
+            return E.item(), [p.grad.item() for p in params]
+        return run
+
+    def prepare_moons(self, layers, X, y, lr, alpha=1e-4):
+        t = self.torch
+        net = self._params(layers)
+        params = [p for W, b, _ in net for row, bj in zip(W, b) for p in (*row, bj)]
+
+        def run():
+            scores = [self._forward(net, [t.tensor(v, dtype=t.float64) for v in xrow])[0] for xrow in X]
+            losses = [t.relu(1 + -yi * s) for yi, s in zip(y, scores)]
+            total_loss = sum(losses) * (1.0 / len(losses)) + alpha * sum(p * p for p in params)
+            for p in params:
+                p.grad = None
+            total_loss.backward()
+            grads = [p.grad.item() for p in params]
+            with t.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+            return total_loss.item(), grads
+        return run
+
+    def prepare_chain(self, rounds, act=None):
+        t = self.torch
+
+        def run():
+            x = t.tensor(0.5, dtype=t.float64, requires_grad=True)
+            y = x
+            for _ in range(rounds):
+                y = t.tanh(y * 1.0001 + 0.1)
+            y.backward()
+            return y.item(), x.grad.item()
+        return run
+
+    chain_graph = None  # its nodes live in C++ memory, which tracemalloc does not see
+
+
+def contenders() -> tuple[list[Any], list[str]]:
+    """The available contenders and a note for each missing peer."""
+    found: list[Any] = [TinygradBP(), Floor()]
+    missing = []
+    for cls, pkg in ((Micrograd, "micrograd"), (Torch, "torch")):
+        try:
+            found.append(cls())
+        except ImportError as e:
+            missing.append(f"{pkg} not installed ({e}); skipped")
+    return found, missing
+
+
+# --- checking ----------------------------------------------------------------------
+
+class CheckError(AssertionError):
+    """A contender's loss or gradients differ from the floor's."""
+
+
+def deviation(got: tuple[float, list[float]] | tuple[float, float],
+              ref: tuple[float, list[float]] | tuple[float, float]) -> float:
+    """Largest deviation of (loss, grads) from ref: loss relative to |loss|, grads relative to max |grad|."""
+    (gl, gg), (rl, rg) = got, ref
+    gg = gg if isinstance(gg, list) else [gg]
+    rg = rg if isinstance(rg, list) else [rg]
+    if len(gg) != len(rg):
+        return math.inf
+    devs = [abs(gl - rl) / abs(rl) if rl else abs(gl)]
+    scale = max(abs(g) for g in rg)
+    for a, b in zip(gg, rg):
+        if a != b:
+            devs.append(abs(a - b) / scale if scale else math.inf)
+    return math.inf if any(d != d for d in devs) else max(devs)  # NaN counts as infinitely wrong
+
+
+def check(who: str, workload: str, got, ref, tol: float = TOL) -> float:
+    """The deviation of `got` from `ref`; CheckError when above tol."""
+    dev = deviation(got, ref)
+    if not dev <= tol:
+        raise CheckError(f"{workload}: {who} deviates from the floor by {dev:.3g} (> {tol:g}): "
+                         f"loss {got[0]!r} vs {ref[0]!r}")
+    return dev
+
+
+# --- timing ------------------------------------------------------------------------
+
+def interleaved(runs: dict[str, Callable[[], Callable[[], Any]]], rounds: int,
+                ref_name: str = "floor", workload: str = "") -> tuple[dict[str, float], dict[str, float]]:
+    """Median seconds of each contender's run; `runs[name]()` prepares one fresh zero-argument call.
+
+    Contenders alternate round by round (order rotating); each timed call's result is
+    checked against the reference contender's result of the same round.
+    """
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    devs: dict[str, float] = {name: 0.0 for name in runs}
+    names = list(runs)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        results = {}
+        for name in order:
+            call = runs[name]()
+            gc.collect()
+            t0 = time.perf_counter()
+            results[name] = call()
+            times[name].append(time.perf_counter() - t0)
+            del call
+        if ref_name in results:
+            for name, res in results.items():
+                devs[name] = max(devs[name], check(name, workload, res, results[ref_name]))
+    return {name: statistics.median(ts) for name, ts in times.items()}, devs
+
+
+def bytes_per_node(build: Callable[[int], tuple[Any, int]], rounds: int) -> tuple[float, int]:
+    """tracemalloc's count of bytes allocated by `build(rounds)` and still held, per graph node."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        graph, n = build(rounds)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    del graph
+    return held / n, n
+
+
+def import_ms(package: str, repeats: int) -> float | None:
+    """Median cumulative import time of `package` (ms), from `python -X importtime` in fresh processes."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = []
+    for _ in range(repeats + 1):  # the first run may compile .pyc files: not counted
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {package}"],
+                              capture_output=True, text=True, env=env, cwd=ROOT)
+        if proc.returncode:
+            return None
+        m = re.search(rf"\|\s*(\d+)\s*\|\s*{re.escape(package)}\s*$", proc.stderr, re.M)
+        out.append(int(m.group(1)) / 1000.0)
+    return statistics.median(out[1:])
+
+
+# --- the workloads ---------------------------------------------------------------
+
+def fmt_t(s: float | None) -> str:
+    if s is None:
+        return "—"
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s * 1e6:.3g} µs"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes and few rounds (a smoke run)")
+    ap.add_argument("--check", action="store_true", help="only the correctness checks, no timing")
+    args = ap.parse_args(argv)
+    quick, timing = args.quick, not args.check
+
+    cs, missing = contenders()
+    by_name = {c.name: c for c in cs}
+    for note in missing:
+        print(note)
+    report: dict[str, Any] = {"checks": {}, "times": {}, "missing": missing}
+    R = 3 if quick else 7
+
+    # W1 seed
+    seed_rounds = 50 if quick else 1000
+    refs = {1: Floor().prepare_seed(seed_layers(), 1)()}
+    for c in cs:
+        report["checks"][("W1", c.name)] = check(c.name, "W1", c.prepare_seed(seed_layers(), 1)(), refs[1])
+    if timing:
+        runs = {c.name: (lambda c=c: c.prepare_seed(seed_layers(), seed_rounds)) for c in cs}
+        report["times"]["W1"], devs = interleaved(runs, R, workload="W1")
+        _merge(report, "W1", devs)
+
+    # W2 moons
+    X, y = moons(100, noise=0.1, seed=0)
+    if quick:
+        X, y = X[:20], y[:20]
+    layers = moons_layers()
+    ref = Floor().prepare_moons(layers, X, y, 1.0)()
+    for c in cs:
+        report["checks"][("W2", c.name)] = check(c.name, "W2", c.prepare_moons(layers, X, y, 1.0)(), ref)
+    if timing:
+        runs = {c.name: (lambda c=c: c.prepare_moons(layers, X, y, 1.0)) for c in cs}
+        report["times"]["W2"], devs = interleaved(runs, R, workload="W2")
+        _merge(report, "W2", devs)
+
+    # W3 chain
+    depths = [300, 10_000] if quick else [300, 10_000, 1_000_000]
+    for n in depths:
+        key = f"W3/{n}"
+        chain_cs = [c for c in cs if n <= 300 or c.name != "micrograd"]
+        if n >= 1_000_000:
+            chain_cs = [c for c in chain_cs if c.name in ("tinygrad_bp", "floor")]
+        for c in chain_cs:
+            ref = floor.chain(0.5, n, c.chain_act)
+            report["checks"][(key, c.name)] = check(c.name, key, c.prepare_chain(n)(), ref)
+        if timing:
+            runs = {c.name: (lambda c=c, n=n: c.prepare_chain(n)) for c in chain_cs}
+            reps = R if n < 1_000_000 else 3
+            report["times"][key], _ = interleaved(runs, reps, ref_name="", workload=key)
+    if "micrograd" in by_name:  # it recurses in backward: show where it stops
+        try:
+            by_name["micrograd"].prepare_chain(10_000)()
+            report["micrograd_10k"] = "ok"
+        except RecursionError:
+            report["micrograd_10k"] = "RecursionError"
+
+    # W4 memory
+    if timing:
+        nodes = 40_000 if quick else 200_000
+        report["W4"] = {c.name: bytes_per_node(c.chain_graph, nodes // 5) for c in cs if c.chain_graph}
+        pkgs = ["tinygrad_bp"] + ["micrograd"] * ("micrograd" in by_name) + ["torch"] * ("PyTorch" in by_name)
+        report["import"] = {pkg: import_ms(pkg, 3 if quick else 7) for pkg in pkgs}
+
+    print_report(report, [c.name for c in cs], quick)
+    return report
+
+
+def _merge(report: dict[str, Any], workload: str, devs: dict[str, float]) -> None:
+    for name, d in devs.items():
+        key = (workload, name)
+        report["checks"][key] = max(report["checks"].get(key, 0.0), d)
+
+
+def print_report(report: dict[str, Any], names: list[str], quick: bool) -> None:
+    print(f"\n## Checks: max deviation from the floor (tolerance {TOL:g}){' — quick' if quick else ''}\n")
+    workloads = sorted({w for w, _ in report["checks"]}, key=lambda w: (len(w), w))
+    print("| workload | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for w in workloads:
+        cells = [f"{report['checks'][(w, n)]:.1e}" if (w, n) in report["checks"] else "—" for n in names]
+        print(f"| {w} | " + " | ".join(cells) + " |")
+    times = report["times"]
+    if not times:
+        return
+    print("\n## Times (median)\n")
+    print("| workload | " + " | ".join(names) + " | tinygrad_bp / floor | micrograd / tinygrad_bp |")
+    print("|---" * (len(names) + 3) + "|")
+    for w, t in times.items():
+        tg, fl, mg = t.get("tinygrad_bp"), t.get("floor"), t.get("micrograd")
+        if w.startswith("W3/"):
+            n = int(w.split("/")[1])
+            cells = [fmt_t(t[nm] / (3 * n)) + "/node" if nm in t else "—" for nm in names]
+        else:
+            cells = [fmt_t(t.get(nm)) for nm in names]
+        r1 = f"{tg / fl:.2f}×" if tg and fl else "—"
+        r2 = f"{mg / tg:.1f}×" if tg and mg else "—"
+        print(f"| {w} | " + " | ".join(cells) + f" | {r1} | {r2} |")
+    if "W3/10000" in times and "W3/1000000" in times:
+        tg = times["W3/1000000"]["tinygrad_bp"] / times["W3/10000"]["tinygrad_bp"]
+        print(f"\nW3 tinygrad_bp: 10^6 rounds take {tg:.0f}× the time of 10^4 rounds (linear: 100×)")
+    if "micrograd_10k" in report:
+        print(f"W3 micrograd at 10^4 rounds: {report['micrograd_10k']}")
+    if "W4" in report:
+        print("\n## W4 memory: bytes per graph node (tracemalloc)\n")
+        for name, (b, n) in report["W4"].items():
+            print(f"- {name}: {b:.0f} bytes/node ({n} nodes)")
+    if "import" in report:
+        print("\n## Import time (python -X importtime, cumulative, median)\n")
+        for pkg, ms in report["import"].items():
+            print(f"- {pkg}: {'—' if ms is None else f'{ms:.1f} ms'}")
+    for note in report["missing"]:
+        print(f"\n{note}")
+
+
+if __name__ == "__main__":
+    main()
