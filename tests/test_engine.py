@@ -44,6 +44,7 @@ def test_value_holds_float_data_and_zero_grad():
 
 def test_value_accepts_numpy_scalars():
     assert Value(np.float32(0.5)).data == 0.5
+    assert type(Value(np.float64(0.5)).data) is float  # plain float arithmetic in the graph
     assert Value(np.int64(-2)).data == -2.0
 
 

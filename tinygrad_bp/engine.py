@@ -178,7 +178,7 @@ NET = Op("net", _net, _d_net)
 # --- Value ---------------------------------------------------------------------
 
 def _check_number(x: Any, what: str) -> float:
-    if isinstance(x, float):
+    if type(x) is float:
         return x
     if isinstance(x, (str, bytes, complex)) or x is None or not hasattr(type(x), "__float__"):
         raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} {x!r:.60}")
