@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
-from tinygrad_bp.engine import Value
+from tinygrad_bp.engine import ADD, DIV, EXP, LOG, MUL, RELU, SIGMOID, SUB, TANH, Op, Value
 
 PROG = "tinygrad-bp"
 
@@ -43,6 +43,9 @@ FUNCTIONS: dict[str, Callable[[Value], Value]] = {
     "exp": Value.exp, "log": Value.log, "tanh": Value.tanh, "sigmoid": Value.sigmoid, "relu": Value.relu,
 }
 BINARY_OPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+# float versions, for folding constant sub-expressions without building Values
+_FLOAT_FUNCTIONS: dict[str, Op] = {"exp": EXP, "log": LOG, "tanh": TANH, "sigmoid": SIGMOID, "relu": RELU}
+_FLOAT_BINARY: dict[type, Op] = {ast.Add: ADD, ast.Sub: SUB, ast.Mult: MUL, ast.Div: DIV}
 MAX_EXPRESSION_CHARS = 2000
 MAX_LABEL_CHARS = 30
 ALLOWED = "numbers, names given with --at, + - * / **, unary minus and calls of " + ", ".join(FUNCTIONS)
@@ -164,18 +167,20 @@ def parse_expression(text: str, names: Iterable[str]) -> ast.Expression:
                     id(node.operand)]
             elif isinstance(node, ast.BinOp) and id(node.left) in consts and id(node.right) in consts:
                 a, b = consts[id(node.left)], consts[id(node.right)]
-                if isinstance(node.op, ast.Pow):
-                    r = _fold_pow(a, b)
-                else:
-                    r = _apply_binary(node.op, Value(a), Value(b)).data
-                if not math.isfinite(r):
-                    raise ArithmeticError("the result overflows a float")
-                consts[id(node)] = r
+                consts[id(node)] = _fold_binary(node.op, a, b)
             elif isinstance(node, ast.Call) and id(node.args[0]) in consts:
-                consts[id(node)] = FUNCTIONS[node.func.id](Value(consts[id(node.args[0])])).data  # type: ignore
+                consts[id(node)] = _FLOAT_FUNCTIONS[node.func.id].forward(consts[id(node.args[0])])  # type: ignore
         except (ArithmeticError, ValueError) as e:
             raise ExpressionError(f"refused {_where(text, node)}: {e}") from None
     return tree
+
+
+def _fold_binary(op: ast.operator, a: float, b: float) -> float:
+    """a op b for two constants, in float arithmetic (refusing overflow)."""
+    r = _fold_pow(a, b) if isinstance(op, ast.Pow) else _FLOAT_BINARY[type(op)].forward(a, b)
+    if not math.isfinite(r):
+        raise ArithmeticError("the result overflows a float")
+    return r
 
 
 def _apply_binary(op: ast.operator, a: Any, b: Any) -> Any:
@@ -215,15 +220,14 @@ def evaluate_expression(text: str, values: dict[str, float], root_label: str = "
                 r = -x if isinstance(node.op, ast.USub) else x
             elif isinstance(node, ast.BinOp):
                 a, b = results[id(node.left)], results[id(node.right)]
-                if isinstance(node.op, ast.Pow) and not isinstance(a, Value) and not isinstance(b, Value):
-                    r = _fold_pow(a, b)
+                if not isinstance(a, Value) and not isinstance(b, Value):
+                    r = _fold_binary(node.op, a, b)
                 else:
                     r = _apply_binary(node.op, a, b)
             elif isinstance(node, ast.Call):
                 x = results[id(node.args[0])]
-                r = FUNCTIONS[node.func.id](x if isinstance(x, Value) else Value(x))  # type: ignore[attr-defined]
-                if not isinstance(x, Value):
-                    r = r.data
+                name = node.func.id  # type: ignore[attr-defined]
+                r = FUNCTIONS[name](x) if isinstance(x, Value) else _FLOAT_FUNCTIONS[name].forward(x)
             else:  # pragma: no cover - parse_expression refuses everything else
                 raise ExpressionError(f"unexpected {type(node).__name__}")
         except (ArithmeticError, ValueError) as e:

@@ -1,0 +1,387 @@
+"""The `tinygrad-bp` command: each subcommand through main(argv) and as a real process; the safe parser."""
+
+import math
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_bp import cli, data
+from tinygrad_bp.cli import ExpressionError, evaluate_expression, main, parse_expression
+from tinygrad_bp.engine import Value
+from tinygrad_bp.modelfile import load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_main(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_process(*argv, cwd=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "tinygrad_bp.cli", *argv], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=300)
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert lines[0].startswith("tinygrad-bp")
+    return lines[0]
+
+
+def svg_texts(path) -> list[str]:
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg")
+    return ["".join(t.itertext()) for t in root.iter() if t.tag.endswith("text")]
+
+
+# --- the safe expression parser ------------------------------------------------------------
+
+@pytest.fixture
+def no_evaluation(monkeypatch):
+    """Fail the test if any Value is created or any op applied."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a refused expression was evaluated")
+
+    monkeypatch.setattr(Value, "__init__", forbidden)
+    monkeypatch.setattr(Value, "_apply", staticmethod(forbidden))
+
+
+REFUSED = [
+    ("x.__class__", "attribute access", "`x.__class__`"),
+    ("(x).real + 1", "attribute access", "`(x).real`"),
+    ("__import__('os').system('touch MARKER')", "call of `__import__('os').system`", "can be called"),
+    ("__import__('os')", "call of `__import__`", "only exp, log, tanh, sigmoid, relu"),
+    ("exec('1')", "call of `exec`", "(column 1)"),
+    ("(lambda: x)()", "call of `lambda: x`", ""),
+    ("lambda: x", "lambda is not allowed", "`lambda: x`"),
+    ("x[0]", "subscript is not allowed", "`x[0]`"),
+    ("x + y", "unknown name `y` (column 5)", "--at y="),
+    ("open", "unknown name `open`", ""),
+    ("9**9**9", "refused `9**9**9`", "not computed"),
+    ("x * 10**400", "refused `10**400` (column 5)", "digits"),
+    ("exp(1000) * x", "refused `exp(1000)`", "overflows"),
+    ("x + 1/0", "refused `1/0`", "division by zero"),
+    ("[x for x in (1,)]", "comprehension", ""),
+    ("f'{x}'", "f-string", ""),
+    ("(x := 1)", "assignment expression", ""),
+    ("x < 1", "comparison", ""),
+    ("x if x else 1", "conditional expression", ""),
+    ("x // 2", "operator // is not allowed", ""),
+    ("x % 2", "operator % is not allowed", ""),
+    ("~x", "unary operator", ""),
+    ("not x", "unary operator", ""),
+    ("exp(x, x)", "exp() takes exactly one argument", ""),
+    ("tanh(x=x)", "tanh() takes exactly one argument", ""),
+    ("exp", "exp is a function", ""),
+    ("True * x", "constant `True`", "only int and float"),
+    ("'a' * x", "constant `'a'`", ""),
+    ("1j * x", "constant `1j`", ""),
+    ("1e999 * x", "number `1e999`", "too large"),
+    ("x +", "syntax error", ""),
+    ("x; import os", "syntax error", ""),
+    ("   ", "empty expression", ""),
+    ("x" + "+x" * 1000, "longer than the limit of 2000", ""),
+]
+
+
+@pytest.mark.parametrize("expr, fragment, fragment2", REFUSED, ids=range(len(REFUSED)))
+def test_refused_expressions_exit_2_and_never_run(capsys, tmp_path, monkeypatch, no_evaluation, expr, fragment,
+                                                  fragment2):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(capsys, "graph", expr, "--at", "x=2")
+    assert code == 2
+    assert out == ""
+    line = one_line_error(err)
+    assert fragment in line and fragment2 in line, line
+    assert list(tmp_path.iterdir()) == []  # nothing was written (no MARKER)
+
+
+def test_nine_to_the_nine_to_the_nine_is_refused_without_computing(no_evaluation):
+    with pytest.raises(ExpressionError, match=r"about 3.7e\+08 digits"):
+        parse_expression("9**9**9", [])
+    with pytest.raises(ExpressionError, match="refused `2.0\\*\\*5000`"):
+        parse_expression("x ** 0.5 + 2.0**5000", ["x"])
+
+
+def test_parse_does_not_evaluate(no_evaluation):
+    tree = parse_expression("tanh(x*w + b) + exp(-x) / relu(w) ** 2", ["x", "w", "b"])
+    assert tree.body is not None
+
+
+def test_a_refused_expression_as_a_real_process_runs_nothing(tmp_path):
+    res = run_process("graph", "__import__('os').system('touch MARKER')", cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stdout == ""
+    assert "call of `__import__('os').system`" in one_line_error(res.stderr)
+    assert not (tmp_path / "MARKER").exists()
+
+
+def central(f, values, name, h=1e-6):
+    up = dict(values, **{name: values[name] + h})
+    down = dict(values, **{name: values[name] - h})
+    return (f(**up) - f(**down)) / (2 * h)
+
+
+def sig(z):
+    return 1 / (1 + math.exp(-z))
+
+
+CASES = [
+    ("tanh(x*w + b)", lambda x, w, b: math.tanh(x * w + b), {"x": 0.5, "w": -1.5, "b": 0.25}),
+    ("sigmoid(x) * log(w) - relu(b - x) / 3", lambda x, w, b: sig(x) * math.log(w) - max(b - x, 0) / 3,
+     {"x": 0.3, "w": 2.5, "b": 1.5}),
+    ("x**3 - 2**x + x**-0.5 * exp(-x)", lambda x: x**3 - 2**x + x**-0.5 * math.exp(-x), {"x": 1.7}),
+    ("-x*y + +y/x - -(x)", lambda x, y: -x * y + y / x + x, {"x": 1.25, "y": -3.0}),
+    ("x*x*x + 2*3*x", lambda x: x * x * x + 6 * x, {"x": -0.75}),
+]
+
+
+@pytest.mark.parametrize("expr, f, values", CASES, ids=range(len(CASES)))
+def test_gradients_match_central_differences(expr, f, values):
+    root, leaves = evaluate_expression(expr, values)
+    root.backward()
+    assert root.data == pytest.approx(f(**values), rel=1e-12)
+    for name in values:
+        assert leaves[name].grad == pytest.approx(central(f, values, name), rel=1e-6, abs=1e-8), name
+
+
+@pytest.mark.parametrize("expr, f, values", CASES, ids=range(len(CASES)))
+def test_graph_prints_each_gradient(capsys, expr, f, values):
+    argv = ["graph", expr] + [a for n, v in values.items() for a in ("--at", f"{n}={v}")]
+    code, out, err = run_main(capsys, *argv)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith(f"f = {expr} = ")
+    assert float(lines[0].rsplit("=", 1)[1]) == pytest.approx(f(**values), rel=1e-9)
+    printed = dict(line.split(" = ") for line in lines[1:])
+    assert list(printed) == [f"∂f/∂{n}" for n in values]
+    for n in values:
+        assert float(printed[f"∂f/∂{n}"]) == pytest.approx(central(f, values, n), rel=1e-6, abs=1e-8)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.recursive(
+    st.sampled_from(["x", "y", "1.5", "2"]),
+    lambda sub: st.one_of(
+        st.tuples(sub, st.sampled_from(["+", "-", "*"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(st.sampled_from(["tanh", "sigmoid"]), sub).map(lambda t: f"{t[0]}({t[1]})"),
+        sub.map(lambda s: f"-{s}")),
+    max_leaves=8))
+def test_random_expressions_agree_with_python(expr):
+    values = {"x": 0.7, "y": -1.3}
+    names = {"tanh": math.tanh, "sigmoid": sig}
+
+    def f(x, y):
+        return eval(expr, {"__builtins__": {}}, {**names, "x": x, "y": y})  # test oracle on our own strings
+
+    root, leaves = evaluate_expression(expr, values)
+    assert root.data == pytest.approx(f(**values), rel=1e-12, abs=1e-12)
+    root.backward()
+    for n in values:
+        assert leaves[n].grad == pytest.approx(central(f, values, n), rel=1e-5, abs=1e-7)
+
+
+def test_graph_labels_nodes_with_their_piece_of_the_expression():
+    root, leaves = evaluate_expression("tanh(x*w + b)", {"x": 1.0, "w": 2.0, "b": 0.5})
+    assert root.label == "f" and root.op == "tanh"
+    (inner,) = root.children
+    assert inner.label == "x*w + b" and inner.op == "+"
+    assert inner.children[0].label == "x*w"
+    assert [leaves[n].label for n in "xwb"] == ["x", "w", "b"]
+
+
+def test_graph_writes_svg_and_explains(capsys, tmp_path):
+    svg = tmp_path / "g.svg"
+    code, out, err = run_main(capsys, "graph", "tanh(x*w + b)", "--at", "x=0.5", "--at", "w=-1.5", "--at", "b=0.25",
+                              "-o", str(svg), "--explain", "w")
+    assert code == 0, err
+    texts = " ".join(svg_texts(svg))
+    for label in ("x", "w", "b", "tanh"):
+        assert label in texts
+    dfdw = 0.5 * (1 - math.tanh(0.5 * -1.5 + 0.25) ** 2)  # by hand: x·(1 − tanh²)
+    assert f"∂f/∂w = {dfdw:.10g}" in out
+    explanation = out.split("\n\n", 1)[1]
+    assert "∂f/∂w" in explanation
+    assert f"{dfdw:.6f}"[:7] in explanation.replace(" ", "")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["graph", "x*y", "--at", "x=1"], "unknown name `y`"),
+    (["graph", "x", "--at", "x=1", "--at", "x=2"], "--at x: given twice"),
+    (["graph", "x", "--at", "x=1", "--at", "q=2"], "--at q: q does not appear in the expression"),
+    (["graph", "x", "--at", "exp=1", "--at", "x=1"], "exp is a function name"),
+    (["graph", "x", "--at", "x=1", "--explain", "z"], "--explain z: not a name of the expression"),
+    (["graph", "x", "--at", "x2"], "expected NAME=VALUE"),
+    (["graph", "x", "--at", "x=abc"], "x: expected a number after '='"),
+    (["graph", "x", "--at", "x=nan"], "x: expected a finite number"),
+    (["graph", "x", "--at", "1x=2"], "expected NAME=VALUE"),
+    (["graph", "-x*x", "--at", "x=2"], "after '--'"),
+    (["train", "--hidden", "16,0"], "layer sizes must be positive"),
+    (["train", "--lr", "-1"], "expected a finite number > 0"),
+    (["train", "--epochs", "0"], "expected a positive integer"),
+    (["train", "--data", "iris"], "invalid choice: 'iris'"),
+    (["train", "--batch-size", "-2"], "expected an integer >= 0"),
+    (["train", "--data", "xor", "--samples", "10"], "do not apply to xor"),
+    (["train", "--samples", "1", "--no-progress"], "moons: n must be an int >= 2, got 1"),
+    (["train", "--save", "/nonexistent-dir/m.json"], "--save /nonexistent-dir/m.json: folder"),
+    (["train", "--plot", "/nonexistent-dir/run"], "--plot /nonexistent-dir/run: folder"),
+    (["worked-example", "--rounds", "0"], "expected a positive integer"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_user_errors_are_one_line_and_exit_2(capsys, argv, fragment):
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2
+    assert fragment in one_line_error(err)
+
+
+def test_runtime_errors_are_one_line_and_exit_1(capsys):
+    code, out, err = run_main(capsys, "graph", "log(x - 2)", "--at", "x=2")
+    assert code == 1
+    assert "cannot evaluate `log(x - 2)` (column 1): log: input must be > 0" in one_line_error(err)
+    code, out, err = run_main(capsys, "graph", "x ** 9**9", "--at", "x=2")
+    assert code == 1
+    assert "overflows a float" in one_line_error(err)
+
+
+def test_negative_expression_after_double_dash(capsys):
+    code, out, err = run_main(capsys, "graph", "--at", "x=2", "--", "-x*x")
+    assert code == 0
+    assert out.splitlines()[1] == "∂f/∂x = -4"
+
+
+def test_help_and_no_command(capsys):
+    code, out, err = run_main(capsys)
+    assert code == 0 and "worked-example" in out and "train" in out and "graph" in out
+    code, out, err = run_main(capsys, "train", "--help")
+    assert code == 0 and "--batch-size" in out
+
+
+# --- worked-example --------------------------------------------------------------------------
+
+SEED_FIGURES = [  # seed 001, as printed there (each to 9 digits or fewer)
+    "0.593269992", "0.596884378", "1.105905967", "0.751365070", "0.772928465", "0.274811083", "0.023560026",
+    "0.298371109", "0.741365070", "0.186815602", "0.082167041", "0.138498562", "0.055399425", "0.036350306",
+    "0.241300709", "0.000438568",
+    "0.149780716", "0.199561432", "0.249751144", "0.299502287",  # seed: 0.19956143, 0.24975114, 0.29950229
+    "0.358916480", "0.408666186", "0.511301270", "0.561370121",
+]
+
+
+def test_worked_example_prints_the_seed(capsys):
+    code, out, err = run_main(capsys, "worked-example")
+    assert code == 0, err
+    for figure in SEED_FIGURES:
+        assert figure in out, figure
+    weights = [line.split("=")[-1].strip() for line in out.splitlines() if line.strip().startswith("w")]
+    assert weights == SEED_FIGURES[-8:]
+    assert "Round 10000 (after 9999 updates): E = 0.0000351085" in out  # seed: 0.0000351085
+    assert "Error after the first round: 0.2910277" in out  # seed prints 0.291027924 (see test_worked_example)
+
+
+def test_worked_example_rounds_and_svg(capsys, tmp_path):
+    svg = tmp_path / "worked.svg"
+    code, out, err = run_main(capsys, "worked-example", "--rounds", "1", "--svg", str(svg))
+    assert code == 0, err
+    assert out.strip().splitlines()[-1].startswith("Round 1 (after 0 updates): E = 0.2983711")
+    texts = " ".join(svg_texts(svg))
+    for label in ("w1", "w8", "out_h1", "net_o2", "E"):
+        assert label in texts, label
+    assert "0.08217" in texts  # ∂E/∂w5 = 0.082167041 (seed) shown as w5's grad
+
+
+def test_worked_example_as_a_real_process():
+    res = run_process("worked-example", "--rounds", "2")
+    assert res.returncode == 0, res.stderr
+    assert "0.082167041" in res.stdout
+    assert res.stdout.strip().splitlines()[-1].startswith("Round 2 (after 1 updates): E = 0.29102777")
+
+
+# --- train -------------------------------------------------------------------------------------
+
+def accuracy_of(model, X, y, threshold):
+    return sum((model(x).data > threshold) == (t == 1.0) for x, t in zip(X, y)) / len(X)
+
+
+def test_train_moons_defaults_reach_97_percent_and_save(capsys, tmp_path):
+    path = tmp_path / "moons.json"
+    code, out, err = run_main(capsys, "train", "--data", "moons", "--seed", "0", "--save", str(path))
+    assert code == 0, err
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("accuracy: ") and len(last.split()[1]) == 5  # accuracy: 0.985
+    printed = float(last.split()[1])
+    assert printed >= 0.97
+    assert "epoch" in err and "loss=" in err and "acc=" in err  # the tqdm progress bar
+    model = load_model(path)
+    assert (model.nin, model.nouts, model.activation, model.output_activation) == (2, [16, 16, 1], "relu", "linear")
+    X, y = data.moons(seed=0)  # recompute the accuracy independently from the saved model
+    assert accuracy_of(model, X, y, 0.0) == pytest.approx(printed, abs=0.0005)
+
+
+@pytest.mark.parametrize("loss", ["sse", "mse", "bce"])
+def test_train_with_01_labels(capsys, tmp_path, loss):
+    path = tmp_path / "m.json"
+    code, out, err = run_main(capsys, "train", "--data", "xor", "--loss", loss, "--hidden", "8", "--activation",
+                              "tanh", "--epochs", "200", "--no-progress", "--save", str(path))
+    assert code == 0, err
+    assert err == ""
+    assert out.strip().splitlines()[-1] == "accuracy: 1.000"
+    model = load_model(path)
+    assert model.output_activation == "sigmoid"
+    X, y = data.xor(labels="01")
+    assert accuracy_of(model, X, y, 0.5) == 1.0
+
+
+def test_train_minibatch_sgd_is_deterministic(capsys):
+    argv = ["train", "--data", "circles", "--optimizer", "sgd", "--lr", "0.1", "--batch-size", "10",
+            "--epochs", "20", "--hidden", "8", "--no-progress"]
+    first = run_main(capsys, *argv)
+    second = run_main(capsys, *argv)
+    assert first == second and first[0] == 0
+
+
+def test_train_plot_writes_png_files(capsys, tmp_path):
+    prefix = tmp_path / "run"
+    code, out, err = run_main(capsys, "train", "--data", "xor", "--epochs", "5", "--no-progress", "--plot", str(prefix))
+    assert code == 0, err
+    for suffix in ("_loss.png", "_boundary.png"):
+        png = Path(f"{prefix}{suffix}")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"wrote {png}" in out
+
+
+def test_train_plot_without_matplotlib_exits_2_before_training(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    monkeypatch.setattr(cli, "train", lambda *a, **k: pytest.fail("trained without matplotlib"))
+    code, out, err = run_main(capsys, "train", "--plot", str(tmp_path / "run"))
+    assert code == 2
+    assert out == ""
+    assert "--plot needs matplotlib" in one_line_error(err) and "tinygrad-bp[plot]" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_as_a_real_process(tmp_path):
+    res = run_process("train", "--data", "xor", "--hidden", "8", "--epochs", "50", "--save", str(tmp_path / "x.json"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "accuracy: 1.000"
+    assert "50/50" in res.stderr  # the progress bar went to stderr
+    assert load_model(tmp_path / "x.json").nouts == [8, 1]
+
+
+def test_graph_as_a_real_process(tmp_path):
+    res = run_process("graph", "x*w + b", "--at", "x=2", "--at", "w=3", "--at", "b=1", "-o", str(tmp_path / "g.svg"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["f = x*w + b = 7", "∂f/∂x = 3", "∂f/∂w = 2", "∂f/∂b = 1"]
+    assert "x*w" in " ".join(svg_texts(tmp_path / "g.svg"))
