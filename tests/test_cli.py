@@ -197,8 +197,8 @@ def test_graph_labels_nodes_with_their_piece_of_the_expression():
     root, leaves = evaluate_expression("tanh(x*w + b)", {"x": 1.0, "w": 2.0, "b": 0.5})
     assert root.label == "f" and root.op == "tanh"
     (inner,) = root.children
-    assert inner.label == "x*w + b" and inner.op == "+"
-    assert inner.children[0].label == "x*w"
+    assert inner.label == "(x*w + b)" and inner.op == "+"
+    assert inner.children[0].label == "(x*w)"
     assert [leaves[n].label for n in "xwb"] == ["x", "w", "b"]
 
 
@@ -385,3 +385,16 @@ def test_graph_as_a_real_process(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines() == ["f = x*w + b = 7", "∂f/∂x = 3", "∂f/∂w = 2", "∂f/∂b = 1"]
     assert "x*w" in " ".join(svg_texts(tmp_path / "g.svg"))
+
+
+def test_training_example_script(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    res = subprocess.run([sys.executable, str(ROOT / "examples" / "train_moons.py"), str(tmp_path / "m.json")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"saved to {tmp_path / 'm.json'}; the loaded model scores ")
+    assert float(last.rsplit(" ", 1)[1]) >= 0.97
+    model = load_model(tmp_path / "m.json")
+    X, y = data.moons(seed=0)
+    assert accuracy_of(model, X, y, 0.0) >= 0.97

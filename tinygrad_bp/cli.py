@@ -199,7 +199,8 @@ def evaluate_expression(text: str, values: dict[str, float], root_label: str = "
     """Parse `text` safely and build its Value graph; returns (root, leaves by name).
 
     Each name becomes a leaf Value labelled with its name; interior nodes are
-    labelled with their piece of the expression (when short), the root `root_label`.
+    labelled with their piece of the expression (when short; operators in
+    parentheses, as in "(x*w + b)"), the root `root_label`.
     """
     tree = parse_expression(text, values)
     text = text.strip()
@@ -235,6 +236,8 @@ def evaluate_expression(text: str, values: dict[str, float], root_label: str = "
         if isinstance(r, Value):
             if not r.label and r.op:
                 seg = ast.get_source_segment(text, node) or ""
+                if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+                    seg = f"({seg})"  # reads unambiguously in ∂f/∂(x*w + b)
                 r.label = seg if len(seg) <= MAX_LABEL_CHARS else ""
             for c in r.children:  # constants lifted by the engine: label them with their value
                 if not c.op and not c.label:
