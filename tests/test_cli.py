@@ -71,6 +71,7 @@ REFUSED = [
     ("open", "unknown name `open`", ""),
     ("9**9**9", "refused `9**9**9`", "not computed"),
     ("x * 10**400", "refused `10**400` (column 5)", "digits"),
+    ("x + 0.5**-2000", "refused `0.5**-2000` (column 5)", "about 602 digits"),
     ("exp(1000) * x", "refused `exp(1000)`", "overflows"),
     ("x + 1/0", "refused `1/0`", "division by zero"),
     ("[x for x in (1,)]", "comprehension", ""),
@@ -113,6 +114,11 @@ def test_nine_to_the_nine_to_the_nine_is_refused_without_computing(no_evaluation
         parse_expression("9**9**9", [])
     with pytest.raises(ExpressionError, match="refused `2.0\\*\\*5000`"):
         parse_expression("x ** 0.5 + 2.0**5000", ["x"])
+
+
+def test_constant_powers_that_fit_are_folded():
+    root, _ = evaluate_expression("x * 0.5**2000 + 2**-3 + (-2)**3 + 10**308", {"x": 1.0})
+    assert root.data == 0.5**2000 + 0.125 - 8 + 1e308  # 0.5**2000 underflows to 0.0, as in Python
 
 
 def test_parse_does_not_evaluate(no_evaluation):
@@ -398,3 +404,16 @@ def test_training_example_script(tmp_path):
     model = load_model(tmp_path / "m.json")
     X, y = data.moons(seed=0)
     assert accuracy_of(model, X, y, 0.0) >= 0.97
+
+
+def test_worked_example_run_returns_the_error_and_checks_rounds():
+    import io
+
+    from tinygrad_bp.worked_example import run
+
+    buf = io.StringIO()
+    assert abs(run(rounds=1, file=buf) - 0.298371109) <= 0.5e-9  # seed 001: E_total = 0.298371109
+    assert "E_total = E_o1 + E_o2 = 0.298371109" in buf.getvalue()
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="rounds must be an int >= 1"):
+            run(rounds=bad, file=io.StringIO())

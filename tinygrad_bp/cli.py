@@ -84,17 +84,23 @@ def _postorder(tree: ast.AST) -> list[ast.AST]:
     return order
 
 
+_LOG10_FLOAT_MAX = math.log10(sys.float_info.max)  # 308.25...
+
+
 def _fold_pow(a: float, b: float) -> float:
     """a ** b for two constants, refusing results that overflow before computing them."""
     if a == 0 and b < 0:
         raise ArithmeticError("zero to a negative power")
     if a < 0 and not b.is_integer():
         raise ArithmeticError("negative base to a fractional power is not real")
-    if a != 0 and abs(b) * math.log10(abs(a)) > 308:
-        digits = abs(b) * math.log10(abs(a))
+    digits = b * math.log10(abs(a)) if a != 0 else 0.0  # log10 |a ** b|
+    if digits > _LOG10_FLOAT_MAX:
         raise ArithmeticError(f"the result would have about {digits:.3g} digits, far beyond a float (refused, "
                               "not computed)")
-    return float(a) ** b
+    try:
+        return float(a) ** b
+    except OverflowError:  # within rounding of the largest float
+        raise ArithmeticError("the result overflows a float") from None
 
 
 def parse_expression(text: str, names: Iterable[str]) -> ast.Expression:

@@ -53,7 +53,7 @@ def run(rounds: int = 10_000, svg: str | os.PathLike[str] | None = None, file: T
     round's gradients and each edge's local derivative, to this SVG file.
     """
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"--rounds must be >= 1, got {rounds!r}")
+        raise ValueError(f"worked example: rounds must be an int >= 1, got {rounds!r}")
     out = sys.stdout if file is None else file
 
     def say(text: str) -> None:
