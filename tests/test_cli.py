@@ -243,6 +243,7 @@ def test_graph_writes_svg_and_explains(capsys, tmp_path):
     (["train", "--samples", "1", "--no-progress"], "moons: n must be an int >= 2, got 1"),
     (["train", "--save", "/nonexistent-dir/m.json"], "--save /nonexistent-dir/m.json: folder"),
     (["train", "--plot", "/nonexistent-dir/run"], "--plot /nonexistent-dir/run: folder"),
+    (["train", "--save", str(ROOT / "tests")], "is a folder; give a file name"),
     (["worked-example", "--rounds", "0"], "expected a positive integer"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
@@ -417,3 +418,14 @@ def test_worked_example_run_returns_the_error_and_checks_rounds():
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="rounds must be an int >= 1"):
             run(rounds=bad, file=io.StringIO())
+
+
+def test_a_missing_runtime_dependency_is_one_line(capsys, tmp_path, monkeypatch):
+    from tinygrad_bp import viz
+
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz -> ImportError
+    monkeypatch.setattr(viz, "_DIGRAPH_CLASS", None)  # forget the class viz built from it
+    code, out, err = run_main(capsys, "graph", "x*x", "--at", "x=3", "-o", str(tmp_path / "g.svg"))
+    assert code == 1
+    assert "graphviz" in one_line_error(err)
+    assert out.splitlines()[1] == "∂f/∂x = 6"  # the gradients were printed before the SVG step

@@ -162,6 +162,12 @@ def test_save_replaces_an_existing_file_and_keeps_its_mode(old_file):
     assert load_model(path).layers[0].neurons[0].w[0].data == MLP(2, [2, 2], seed=1).layers[0].neurons[0].w[0].data
 
 
+def test_save_onto_a_folder_is_refused(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        save_model(MLP(2, [1]), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_save_into_a_missing_folder_fails_cleanly(tmp_path):
     with pytest.raises(FileNotFoundError):
         save_model(MLP(2, [1]), tmp_path / "nope" / "m.json")

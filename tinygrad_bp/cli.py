@@ -573,6 +573,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             folder = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(folder):
                 raise CLIError(f"{option} {path}: folder {folder} does not exist", code=2)
+    if args.save and os.path.isdir(args.save):
+        raise CLIError(f"--save {args.save}: is a folder; give a file name such as model.json", code=2)
     model, history, accuracy = train(args, progress=not args.no_progress)
     if plt is not None:
         X, y = _dataset(args)
@@ -618,6 +620,10 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, OSError) and e.filename is not None and e.strerror:
             msg = f"{e.filename}: {e.strerror}"
         print(f"{PROG}: error: {msg}", file=sys.stderr)
+        return 1
+    except ImportError as e:  # a runtime dependency missing from this environment
+        print(f"{PROG}: error: {e}; reinstall tinygrad-bp with its dependencies (pip install tinygrad-bp)",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

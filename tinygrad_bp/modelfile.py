@@ -13,6 +13,7 @@ loading a file never runs code. Non-finite weights (nan, inf) are refused on sav
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -62,6 +63,8 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     """
     text = json.dumps(model_to_dict(model), allow_nan=False, separators=(",", ":")) + "\n"
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file name", path)
     folder = os.path.dirname(os.path.abspath(path))
     try:
         mode = os.stat(path).st_mode & 0o777
