@@ -10,14 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tinygrad_bp.losses import sse
-from tinygrad_bp.nn import MLP
 from tinygrad_bp.viz import to_svg
+from tinygrad_bp.worked_example import build, forward
 
-INPUTS = [0.05, 0.10]
-TARGETS = [0.01, 0.99]
-WEIGHTS = [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]  # w1..w4, w5..w8
-BIASES = [0.35, 0.60]  # b1 (both hidden neurons), b2 (both output neurons)
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "worked_example_loss.svg"
 
 
@@ -27,13 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--collapse", action="store_true", help="draw each neuron as one node")
     args = parser.parse_args(argv)
 
-    model = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid")
-    for i, layer in enumerate(model.layers):
-        for j, neuron in enumerate(layer.neurons):
-            for k, w in enumerate(neuron.w):
-                w.data = WEIGHTS[i][j][k]
-            neuron.b.data = BIASES[i]
-    E = sse(model(INPUTS), TARGETS)
+    model = build()
+    E, _ = forward(model)
     E.backward()
     svg = to_svg(E, args.out, edge_derivatives=True, collapse=args.collapse, parameters=model.parameters())
     print(f"E = {E.data:.9f}; wrote {args.out} ({len(svg)} characters)")

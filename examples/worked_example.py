@@ -1,46 +1,15 @@
 """The seeds' worked example (seed 001): a 2-2-2 sigmoid network, one input, trained by backpropagation.
 
-Every number is read off the Value graph: forward values are node `.data`,
-∂E/∂node is node `.grad` after `E.backward()`, and the factors of the chain rule
-are the nodes' local derivatives.  Run:  python examples/worked_example.py [--rounds N]
+Prints the forward pass, the first round's chain-rule table, the eight updated
+weights and the error after N rounds; the same as `tinygrad-bp worked-example`.
+Run:  python examples/worked_example.py [--rounds N]
 """
 
 from __future__ import annotations
 
 import argparse
 
-from tinygrad_bp.engine import Value, topological_order
-from tinygrad_bp.losses import sse
-from tinygrad_bp.nn import MLP
-from tinygrad_bp.optim import SGD
-
-INPUTS = [0.05, 0.10]
-TARGETS = [0.01, 0.99]
-WEIGHTS = [[[0.15, 0.20], [0.25, 0.30]], [[0.40, 0.45], [0.50, 0.55]]]  # w1..w4, w5..w8
-BIASES = [0.35, 0.60]  # b1 (both hidden neurons), b2 (both output neurons)
-ETA = 0.5
-
-
-def build() -> MLP:
-    """The seed's network with its starting weights."""
-    model = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid")
-    for i, layer in enumerate(model.layers):
-        for j, neuron in enumerate(layer.neurons):
-            for k, w in enumerate(neuron.w):
-                w.data = WEIGHTS[i][j][k]
-            neuron.b.data = BIASES[i]
-    return model
-
-
-def weights(model: MLP) -> list[Value]:
-    """w1..w8 (the biases are not updated in the seed)."""
-    return [w for layer in model.layers for n in layer.neurons for w in n.w]
-
-
-def forward(model: MLP) -> tuple[Value, dict[str, Value]]:
-    """E for the seed's input and target, and the graph's labelled nodes by label."""
-    E = sse(model(INPUTS), TARGETS)
-    return E, {v.label: v for v in topological_order(E) if v.label}
+from tinygrad_bp.worked_example import run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,70 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
-
-    model = build()
-    E, n = forward(model)
-    print("The Forward Pass")
-    for h, (wa, wb) in (("h1", ("w1", "w2")), ("h2", ("w3", "w4"))):
-        print(f"  net_{h} = {wa}*i1 + {wb}*i2 + b1*1 = {n[wa].data} * {n['i1'].data} + {n[wb].data} * "
-              f"{n['i2'].data} + {n['b_' + h].data} * 1 = {n['net_' + h].data:.9f}")
-        print(f"  out_{h} = 1/(1 + e^-net_{h}) = {n['out_' + h].data:.9f}")
-    for o, (wa, wb) in (("o1", ("w5", "w6")), ("o2", ("w7", "w8"))):
-        print(f"  net_{o} = {wa}*out_h1 + {wb}*out_h2 + b2*1 = {n['net_' + o].data:.9f}")
-        print(f"  out_{o} = 1/(1 + e^-net_{o}) = {n['out_' + o].data:.9f}")
-    print("Calculating the Total Error")
-    for o, t in zip(("o1", "o2"), TARGETS):
-        print(f"  E_{o} = 1/2 (target_{o} - out_{o})^2 = 1/2 ({t} - {n['out_' + o].data:.9f})^2 = "
-              f"{n['E_' + o].data:.9f}")
-    print(f"  E_total = E_o1 + E_o2 = {E.data:.9f}")
-    final = (E.data, n["out_o1"].data, n["out_o2"].data)
-
-    E.backward()
-    print("The Backwards Pass (first round, eta = 0.5)")
-    print(f"  {'derivative':<24}{'chain rule':<50}{'value':>14}")
-
-    def row(name: str, rule: str, value: float) -> None:
-        print(f"  {name:<24}{rule:<50}{value:>14.9f}")
-
-    out_o1, net_o1 = n["out_o1"], n["net_o1"]
-    row("dE/dout_o1", "-(target_o1 - out_o1)", out_o1.grad)
-    row("dout_o1/dnet_o1", "out_o1 (1 - out_o1)", out_o1.local_grads()[0])
-    row("dnet_o1/dw5", "out_h1", net_o1.local_grads()[0])
-    row("dE/dw5", "dE/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dw5", n["w5"].grad)
-    row("dE/dnet_o1", "dE/dout_o1 * dout_o1/dnet_o1", net_o1.grad)
-    dnet_o1_dout_h1 = net_o1.local_grads()[2]  # inputs of net: w5, w6, out_h1, out_h2, b_o1
-    dnet_o2_dout_h1 = n["net_o2"].local_grads()[2]
-    row("dnet_o1/dout_h1", "w5", dnet_o1_dout_h1)
-    row("dE_o1/dout_h1", "dE/dnet_o1 * dnet_o1/dout_h1", net_o1.grad * dnet_o1_dout_h1)
-    row("dE_o2/dout_h1", "dE/dnet_o2 * dnet_o2/dout_h1", n["net_o2"].grad * dnet_o2_dout_h1)
-    row("dE/dout_h1", "dE_o1/dout_h1 + dE_o2/dout_h1", n["out_h1"].grad)
-    row("dout_h1/dnet_h1", "out_h1 (1 - out_h1)", n["out_h1"].local_grads()[0])
-    row("dnet_h1/dw1", "i1", n["net_h1"].local_grads()[0])
-    row("dE/dw1", "dE/dout_h1 * dout_h1/dnet_h1 * dnet_h1/dw1", n["w1"].grad)
-
-    ws = weights(model)
-    old = [w.data for w in ws]
-    optimizer = SGD(ws, lr=ETA)
-    optimizer.step()
-    print("Updated weights  w+ = w - eta * dE/dw")
-    for k, (w, w0) in enumerate(zip(ws, old), start=1):
-        print(f"  w{k}+ = {w0} - 0.5 * {w.grad:.9f} = {w.data:.9f}")
-
-    E, n = forward(model)
-    print(f"Error after the first round: {E.data:.9f}  (the seed prints 0.291027924, which the stated procedure"
-          " does not give; see the README)")
-    for _ in range(args.rounds - 2):  # round r's forward pass comes after r - 1 updates
-        optimizer.zero_grad()
-        sse(model(INPUTS), TARGETS).backward()
-        optimizer.step()
-    if args.rounds > 1:
-        E, n = forward(model)
-        final = (E.data, n["out_o1"].data, n["out_o2"].data)
-    print(f"Round {args.rounds} (after {args.rounds - 1} updates): E = {final[0]:.10f}, "
-          f"outputs {final[1]:.9f} (target 0.01) and {final[2]:.9f} (target 0.99)")
-    if args.rounds == 10000:
-        print("  (the seed prints E = 0.0000351085 and outputs 0.015912196 / 0.984065734; its outputs match no"
-              " single round: they lie between rounds 10002 and 10003, see the README)")
+    run(args.rounds)
 
 
 if __name__ == "__main__":
