@@ -3,6 +3,7 @@
 import importlib.util
 import math
 import os
+import random
 import sys
 
 import pytest
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 sys.path.insert(0, BENCH)
+from tinygrad_bp import Value, grad  # noqa: E402
+
 _spec = importlib.util.spec_from_file_location("bench_run", os.path.join(BENCH, "run.py"))
 run = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(run)
@@ -85,6 +88,8 @@ def test_benchmark_checks_pass_for_every_contender_quick():
     assert names == {"tinygrad_bp", "floor", "micrograd", "PyTorch"}
     assert {w for w, _ in report["checks"]} == {"W1", "W2", "W3/300", "W3/10000"}
     assert all(dev <= run.TOL for dev in report["checks"].values())
+    for w in ("W1", "W3/300", "W3/10000"):  # the floor does the engine's arithmetic in the engine's order
+        assert report["checks"][(w, "tinygrad_bp")] == 0.0
     assert report["micrograd_10k"] == "RecursionError"  # micrograd's recursive topological sort
     assert report["times"] == {}
 
@@ -100,3 +105,88 @@ def test_check_rejects_a_wrong_gradient_or_loss():
         run.check("x", "W", (0.5, [1.0, -2.0, math.nan]), ref)
     with pytest.raises(run.CheckError):
         run.check("x", "W", (0.5, [1.0, -2.0]), ref)
+
+
+# --- the engine's fast paths (built for these benchmarks) against its generic rules --------------------
+
+def _random_graph(seed):
+    """A random graph over every op with inlined handling (net, sum, *, +, -, relu) and some others."""
+    rng = random.Random(seed)
+    leaves = [Value(rng.uniform(-1.5, 1.5)) for _ in range(4)]
+    pool = list(leaves)
+    for _ in range(rng.randint(2, 30)):
+        a, b = rng.choice(pool), rng.choice(pool)
+        k = rng.randrange(10)
+        if k == 0:
+            v = a + b
+        elif k == 1:
+            v = a * b
+        elif k == 2:
+            v = a - 0.5 * b
+        elif k == 3:
+            v = (a * 0.7 + 0.2).relu()
+        elif k == 4:
+            v = Value.sum(rng.sample(pool, min(len(pool), 3)))
+        elif k == 5:  # weights and inputs kept apart (see test_net_backward_with_a_value_as_weight_and_input)
+            n = rng.randint(1, 3)
+            v = Value.net(leaves[:n], [rng.choice(pool[4:] or leaves) for _ in range(n)], rng.choice(pool))
+        elif k == 6:
+            v = a.tanh()
+        elif k == 7:
+            v = a.sigmoid()
+        elif k == 8:
+            v = (b * b + 1.0) ** -0.5
+        else:
+            v = 1.0 - a
+        pool.append(v)
+    return leaves, Value.sum(pool[-3:]) * pool[-1]
+
+
+@given(seed=st.integers(0, 10**9), old=st.lists(st.floats(-2.0, 2.0), min_size=4, max_size=4))
+@settings(max_examples=200, deadline=None)
+def test_backward_gives_exactly_the_generic_rules_gradients(seed, old):
+    leaves, out = _random_graph(seed)
+    expected = [g.data for g in grad(out, leaves)]  # generic path: every op's local rule, topological_order
+    for leaf, g0 in zip(leaves, old):
+        leaf.grad = g0
+    out.backward()
+    for leaf, g0, g in zip(leaves, old, expected):
+        assert leaf.grad == (g0 + g if g0 else g)  # leaves add this pass's gradient, bit for bit
+    out.backward()  # a second pass: interior nodes are reset, leaves add again
+    for leaf, g0, g in zip(leaves, old, expected):
+        assert leaf.grad == (g0 + g if g0 else g) + g
+
+
+def test_net_backward_with_a_value_as_weight_and_input():
+    # backward's net loop adds w_i's and x_i's terms pair by pair; the generic rule adds all w terms first.
+    # The sums agree to rounding when one Value is a weight and, at another position, an input.
+    a, b, c = Value(0.1), Value(0.7), Value(-1.3)
+    out = Value.net([a, b, c], [c, a, b], a).tanh()
+    expected = [g.data for g in grad(out, [a, b, c])]
+    out.backward()
+    for v, g in zip((a, b, c), expected):
+        assert v.grad == pytest.approx(g, rel=1e-15, abs=1e-15)
+    d = Value(0.4)
+    (Value.net([d, d], [d, d]) * 1.0).backward()  # Σ p·p, the same Value at w_i and x_i: exact
+    assert d.grad == 4 * 0.4
+
+
+def test_mlp_forward_equals_the_floor_bit_for_bit():
+    from tinygrad_bp.nn import MLP
+    model = MLP(3, [5, 4, 2], activation="tanh", seed=11)
+    layers = [([[w.data for w in n.w] for n in layer.neurons], [n.b.data for n in layer.neurons], act)
+              for layer, act in zip(model.layers, ["tanh", "tanh", "linear"])]
+    x = [0.3, -1.2, 0.25]
+    assert [o.data for o in model(x)] == _floor_forward_tanh(layers, x)
+
+
+def _floor_forward_tanh(layers, x):
+    for W, b, act in layers:
+        nets = []
+        for row, bj in zip(W, b):
+            s = 0.0
+            for w, xi in zip(row, x):
+                s += w * xi
+            nets.append(s + bj)
+        x = [math.tanh(n) for n in nets] if act == "tanh" else nets
+    return x

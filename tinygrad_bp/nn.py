@@ -16,7 +16,7 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from tinygrad_bp.engine import NET, RELU, SIGMOID, TANH, Op, Value
+from tinygrad_bp.engine import NET, RELU, SIGMOID, TANH, Op, Value, _net_value, _node
 
 ACTIVATIONS: dict[str, Op | None] = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "linear": None}
 
@@ -91,14 +91,13 @@ class Neuron(Module):
         self.b.label = f"b_{name}"
 
     def _forward(self, xs: Sequence[Value]) -> Value:
-        # xs are Values of the right length (checked by the caller)
-        net = Value._apply(NET, *self.w, *xs, self.b)
-        net.label = self._net_label
-        if self._act is None:
+        # xs are Values of the right length (checked by the caller); built by the engine's fast path
+        w, b = self.w, self.b
+        net = _node(NET, _net_value(w, xs, b), (*w, *xs, b), self._net_label)
+        act = self._act
+        if act is None:
             return net
-        out = Value._apply(self._act, net)
-        out.label = self._out_label
-        return out
+        return _node(act, act.forward(net.data), (net,), self._out_label)
 
     def __call__(self, x: Sequence[Any]) -> Value:
         if len(x) != self.nin:
