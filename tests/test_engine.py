@@ -360,3 +360,13 @@ def test_numpy_int_on_the_left():
     assert isinstance(out, Value) and out.data == -4.5
     out.backward()
     assert v.grad == -3.0
+
+
+def test_failed_backward_leaves_leaf_gradients_as_they_were():
+    a, b = Value(-2.0), Value(3.0)
+    (a * b).backward()
+    assert (a.grad, b.grad) == (3.0, -2.0)
+    out = (a * b) + a ** Value(2.0)  # d/db of a ** b needs ln(-2): the pass fails midway
+    with pytest.raises(ValueError, match=r"\*\*"):
+        out.backward()
+    assert (a.grad, b.grad) == (3.0, -2.0)

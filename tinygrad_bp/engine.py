@@ -390,45 +390,49 @@ class Value:
             return
         order, kept = _backward_order(self)
         self.grad = 1.0
-        for v in reversed(order):
-            op = v._op
-            g = v.grad
-            prev = v._prev
-            # fast paths: the local rules of net, *, +, -, relu and sum, inlined (same products, same order)
-            if op is NET:
-                n = len(prev) >> 1
-                for w, x in zip(prev[:n], prev[n:2 * n]):
-                    w.grad += g * x.data
-                    x.grad += g * w.data
-                if len(prev) & 1:
-                    prev[-1].grad += g
-            elif op is MUL:
-                a, b = prev
-                a.grad += g * b.data
-                b.grad += g * a.data
-            elif op is ADD:
-                a, b = prev
-                a.grad += g
-                b.grad += g
-            elif len(prev) == 1:
-                c = prev[0]
-                if op is RELU:
-                    if c.data > 0:
-                        c.grad += g
+        try:
+            for v in reversed(order):
+                op = v._op
+                g = v.grad
+                prev = v._prev
+                # fast paths: the local rules of net, *, +, -, relu and sum, inlined (same products, same order)
+                if op is NET:
+                    n = len(prev) >> 1
+                    for w, x in zip(prev[:n], prev[n:2 * n]):
+                        w.grad += g * x.data
+                        x.grad += g * w.data
+                    if len(prev) & 1:
+                        prev[-1].grad += g
+                elif op is MUL:
+                    a, b = prev
+                    a.grad += g * b.data
+                    b.grad += g * a.data
+                elif op is ADD:
+                    a, b = prev
+                    a.grad += g
+                    b.grad += g
+                elif len(prev) == 1:
+                    c = prev[0]
+                    if op is RELU:
+                        if c.data > 0:
+                            c.grad += g
+                        else:
+                            c.grad += g * 0.0
                     else:
-                        c.grad += g * 0.0
+                        c.grad += g * op.local(c.data, v.data)[0]
+                elif op is SUB:
+                    a, b = prev
+                    a.grad += g
+                    b.grad -= g
+                elif op is SUM:
+                    for c in prev:
+                        c.grad += g
                 else:
-                    c.grad += g * op.local(c.data, v.data)[0]
-            elif op is SUB:
-                a, b = prev
-                a.grad += g
-                b.grad -= g
-            elif op is SUM:
-                for c in prev:
-                    c.grad += g
-            else:
-                for c, p in zip(prev, op.local(*[c.data for c in prev], v.data)):
-                    c.grad += g * p
+                    for c, p in zip(prev, op.local(*[c.data for c in prev], v.data)):
+                        c.grad += g * p
+        except BaseException:
+            _restore_leaves(self, kept)  # a failed pass leaves the leaves' gradients as they were
+            raise
         for v, old in kept:
             v.grad = old + v.grad
 
@@ -487,6 +491,15 @@ def _backward_order(root: Value) -> tuple[list[Value], list[tuple[Value, float]]
             iters.pop()
             order.append(nodes.pop())
     return order, kept
+
+
+def _restore_leaves(root: Value, kept: list[tuple[Value, float]]) -> None:
+    """Undo a failed backward pass on the leaves: 0 everywhere, then what they held before."""
+    for v in topological_order(root):
+        if v._op is None:
+            v.grad = 0.0
+    for v, old in kept:
+        v.grad = old
 
 
 def topological_order(root: Value) -> list[Value]:
