@@ -190,3 +190,32 @@ def _floor_forward_tanh(layers, x):
             nets.append(s + bj)
         x = [math.tanh(n) for n in nets] if act == "tanh" else nets
     return x
+
+
+@given(seed=st.integers(0, 10**9))
+@settings(max_examples=100, deadline=None)
+def test_backward_order_is_topological_orders_interior_nodes(seed):
+    from tinygrad_bp.engine import _backward_order, topological_order
+    leaves, out = _random_graph(seed)
+    expected = [v for v in topological_order(out) if v._op is not None]
+    order, kept = _backward_order(out)
+    assert order == expected  # the same nodes in the same order: the same sums in the same order
+    assert kept == [] and all(v.grad == 0.0 for v in leaves)
+
+
+def test_backward_order_of_a_deep_chain_keeps_no_object_per_node():
+    # a flat stack of references (8 bytes each), not an iterator object (~48 bytes) per level of depth
+    import tracemalloc
+
+    from tinygrad_bp.engine import _backward_order
+    y = Value(0.5)
+    for _ in range(20_000):
+        y = (y * 1.0001 + 0.1).tanh()
+    tracemalloc.start()
+    try:
+        order, _ = _backward_order(y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(order) == 60_000
+    assert peak / len(order) < 40  # order (8 bytes/node) + stack (≤ 16 bytes/node) + list slack

@@ -9,7 +9,7 @@ rule serves the float pass of `Value.backward()` and the graph-building pass of
 Speed (see benchmarks/): nodes are built without `__init__` (`_node`); a net
 node's value is read straight from its inputs (`_net_value`); backward orders
 the graph without a set (a visited node's grad is this pass's `mark`) and
-inlines the rules of net, *, +, -, relu and sum -- the same products in the
+inlines the rules of net, *, +, tanh, relu, sigmoid, - and sum -- the same products in the
 same order as the generic rule, so gradients are bit for bit those of
 `grad()` (one exception, at rounding level: a Value that is a net's weight and,
 at another position, its input).
@@ -395,7 +395,8 @@ class Value:
                 op = v._op
                 g = v.grad
                 prev = v._prev
-                # fast paths: the local rules of net, *, +, -, relu and sum, inlined (same products, same order)
+                # fast paths: the local rules of net, *, +, tanh, relu, sigmoid, - and sum, inlined
+                # (same products, same order)
                 if op is NET:
                     n = len(prev) >> 1
                     for w, x in zip(prev[:n], prev[n:2 * n]):
@@ -413,11 +414,17 @@ class Value:
                     b.grad += g
                 elif len(prev) == 1:
                     c = prev[0]
-                    if op is RELU:
+                    if op is TANH:
+                        o = v.data
+                        c.grad += g * (1.0 - o * o)
+                    elif op is RELU:
                         if c.data > 0:
                             c.grad += g
                         else:
                             c.grad += g * 0.0
+                    elif op is SIGMOID:
+                        o = v.data
+                        c.grad += g * (o * (1.0 - o))
                     else:
                         c.grad += g * op.local(c.data, v.data)[0]
                 elif op is SUB:
@@ -468,28 +475,34 @@ def _backward_order(root: Value) -> tuple[list[Value], list[tuple[Value, float]]
     equals 0.0, and no node can hold that very object from before.  Leaves are not
     in the order (backward has nothing to do at a leaf); a leaf that held a nonzero
     grad is returned with it, so that backward adds this pass's gradient to it.
+
+    The depth-first search keeps one flat list as its stack -- a node, then None
+    once it is expanded, then its unvisited inputs, last first -- so that it
+    allocates no object per node (a 10^6-deep chain makes no work for the garbage
+    collector).  A node is marked when it is expanded, and a node found marked
+    when popped is skipped: the order is exactly topological_order's.
     """
     mark = float(0)  # a new object on each call (not the constant 0.0)
     order: list[Value] = []
     kept: list[tuple[Value, float]] = []
-    nodes = [root]
-    iters = [iter(root._prev)]
-    root.grad = mark
-    while iters:
-        for c in iters[-1]:
-            if c.grad is not mark:
-                if c._op is None:
-                    if c.grad:
-                        kept.append((c, c.grad))
-                    c.grad = mark
-                else:
-                    c.grad = mark
-                    nodes.append(c)
-                    iters.append(iter(c._prev))
-                    break
-        else:
-            iters.pop()
-            order.append(nodes.pop())
+    stack: list[Value | None] = [root]
+    push, pop = stack.append, stack.pop
+    while stack:
+        v = pop()
+        if v is None:  # all of the node below's inputs are done
+            order.append(pop())
+        elif v.grad is not mark:
+            v.grad = mark
+            push(v)
+            push(None)
+            for c in reversed(v._prev):
+                if c.grad is not mark:
+                    if c._op is None:
+                        if c.grad:
+                            kept.append((c, c.grad))
+                        c.grad = mark
+                    else:
+                        push(c)
     return order, kept
 
 
