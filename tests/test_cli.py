@@ -262,6 +262,55 @@ def test_runtime_errors_are_one_line_and_exit_1(capsys):
     assert "overflows a float" in one_line_error(err)
 
 
+@pytest.mark.parametrize("argv, fragment", [
+    # 1e200**2 = 1e400 > 1.8e308: the first product overflows, before the 0 could turn it into NaN
+    (["x*x*x*0", "--at", "x=1e200"], "cannot evaluate `x*x` (column 1): the result is inf"),
+    # f = 1e-300*1e300*1e300 = 1e300 is a float, but ∂f/∂x = y*z = 1e600 is not
+    (["x*y*z", "--at", "x=1e-300", "--at", "y=1e300", "--at", "z=1e300"], "∂f/∂x is inf"),
+    # d log/dx = 1/1e-320 = 1e320 overflows; times the 0 it becomes NaN
+    (["log(x)*0", "--at", "x=1e-320"], "∂f/∂x is nan"),
+])
+def test_no_inf_or_nan_is_printed_as_a_result(capsys, argv, fragment):
+    code, out, err = run_main(capsys, "graph", *argv)
+    assert code == 1 and out == ""
+    assert fragment in one_line_error(err)
+
+
+@pytest.mark.parametrize("argv", [
+    ["graph", "x*2", "--at", "x=1", "-o", "{missing}/g.svg"],
+    ["graph", "x*2", "--at", "x=1", "-o", "{folder}"],
+    ["worked-example", "--rounds", "1", "--svg", "{missing}/w.svg"],
+])
+def test_bad_svg_path_is_refused_before_any_output(capsys, tmp_path, argv):
+    argv = [a.format(missing=tmp_path / "nope", folder=tmp_path) for a in argv]
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2 and out == ""
+    assert "folder" in one_line_error(err)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["graph", "x*2", "--at", "x=1", "-o", "g.svg"],
+                                  ["worked-example", "--rounds", "1", "--svg", "w.svg"]])
+def test_missing_renderer_is_refused_before_any_output(capsys, tmp_path, monkeypatch, argv):
+    from tinygrad_bp import viz
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither dot nor graphviz-pure
+    monkeypatch.setattr(viz, "_script_dirs", lambda: [])
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2 and out == ""
+    line = one_line_error(err)
+    assert "Graphviz" in line and "apt-get install graphviz" in line and "tinygrad-bp[render]" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_huge_hidden_layers_are_refused_before_building(capsys):
+    # 2-998-998-1: 3·998 + 999·998 + 999·1 = 1,000,995 weights and biases
+    code, out, err = run_main(capsys, "train", "--hidden", "998,998")
+    assert code == 2 and out == ""
+    assert "1,000,995 parameters" in one_line_error(err)
+
+
 def test_negative_expression_after_double_dash(capsys):
     code, out, err = run_main(capsys, "graph", "--at", "x=2", "--", "-x*x")
     assert code == 0

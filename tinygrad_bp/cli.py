@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
-from tinygrad_bp.engine import ADD, DIV, EXP, LOG, MUL, RELU, SIGMOID, SUB, TANH, Op, Value
+from tinygrad_bp.engine import ADD, DIV, EXP, LOG, MUL, RELU, SIGMOID, SUB, TANH, Op, Value, topological_order
 
 PROG = "tinygrad-bp"
 
@@ -240,6 +240,9 @@ def evaluate_expression(text: str, values: dict[str, float], root_label: str = "
         except (ArithmeticError, ValueError) as e:
             raise CLIError(f"cannot evaluate {_where(text, node)}: {e}") from None
         if isinstance(r, Value):
+            if not math.isfinite(r.data):  # the inputs are finite: a float overflowed here
+                raise CLIError(f"cannot evaluate {_where(text, node)}: the result is {r.data}, beyond the largest "
+                               f"float (~{sys.float_info.max:.3g})")
             if not r.label and r.op:
                 seg = ast.get_source_segment(text, node) or ""
                 if isinstance(node, (ast.BinOp, ast.UnaryOp)):
@@ -400,6 +403,25 @@ def _fmt(x: float) -> str:
     return f"{x:.10g}"
 
 
+def _check_output(option: str, path: str) -> None:
+    """Refuse an output path whose folder is missing or that is a folder (exit 2), before any work."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"{option} {path}: folder {folder} does not exist", code=2)
+    if os.path.isdir(path):
+        raise CLIError(f"{option} {path}: is a folder; give a file name", code=2)
+
+
+def _require_renderer() -> None:
+    """Refuse SVG output up front when neither `dot` nor `graphviz-pure` is installed (exit 2)."""
+    from tinygrad_bp.viz import RendererNotFoundError, _find_renderer
+
+    try:
+        _find_renderer(None)
+    except RendererNotFoundError as e:
+        raise CLIError(str(e), code=2) from None
+
+
 def cmd_graph(args: argparse.Namespace) -> int:
     values: dict[str, float] = {}
     for name, v in args.at:
@@ -416,9 +438,16 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.explain is not None and args.explain not in values:
         raise CLIError(f"--explain {args.explain}: not a name of the expression (names: "
                        f"{', '.join(values) or 'none'})", code=2)
+    if args.output:
+        _check_output("-o", args.output)
+        _require_renderer()
     root, leaves = evaluate_expression(args.expr, values)
     root.backward()
     name = root.label or "f"
+    for v in topological_order(root):  # never print an inf or NaN gradient as if it were a result
+        if not math.isfinite(v.grad):
+            who = f"∂{name}/∂{v.label}" if v.label else f"the gradient of a `{v.op}` node"
+            raise CLIError(f"{who} is {v.grad}: a float overflowed in the backward pass")
     print(f"{name} = {args.expr.strip()} = {_fmt(root.data)}")
     for n, leaf in leaves.items():
         print(f"∂{name}/∂{n} = {_fmt(leaf.grad)}")
@@ -438,6 +467,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_worked_example(args: argparse.Namespace) -> int:
     from tinygrad_bp.worked_example import run
 
+    if args.svg:  # fail before printing anything, not halfway through
+        _check_output("--svg", args.svg)
+        _require_renderer()
     run(rounds=args.rounds, svg=args.svg)
     if args.svg:
         print(f"wrote {args.svg}", file=sys.stderr)
@@ -566,7 +598,15 @@ def _plot(plt: Any, prefix: str, model: Any, history: list[float], X: Sequence[S
     return [loss_path, boundary_path]
 
 
+MAX_PARAMETERS = 1_000_000  # a scalar engine: beyond this a typo in --hidden would only exhaust memory
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    sizes = [2, *args.hidden, 1]
+    n_params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if n_params > MAX_PARAMETERS:
+        raise CLIError(f"--hidden {','.join(map(str, args.hidden))}: {n_params:,} parameters, more than this scalar "
+                       f"engine's limit of {MAX_PARAMETERS:,}; use smaller layers such as 16,16", code=2)
     plt = _require_matplotlib() if args.plot else None
     for option, path in (("--save", args.save), ("--plot", args.plot)):
         if path:  # fail before training, not after
