@@ -272,34 +272,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} ({hint})\n")
 
 
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-    return v
+def _number(kind: type, want: str, ok: Callable[[Any], bool]) -> Callable[[str], Any]:
+    """An argparse type: a finite `kind` (int or float) for which `ok` holds; else says `want`."""
+
+    def parse(s: str) -> Any:
+        try:
+            v = kind(s)
+        except ValueError:
+            v = None
+        if v is None or not math.isfinite(v) or not ok(v):
+            raise argparse.ArgumentTypeError(f"expected {want}, got {s!r}")
+        return v
+
+    return parse
 
 
-def _nonneg_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {s!r}")
-    return v
-
-
-def _positive_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {s!r}")
-    return v
+_positive_int = _number(int, "a positive integer", lambda v: v > 0)
+_nonneg_int = _number(int, "an integer >= 0", lambda v: v >= 0)
+_positive_float = _number(float, "a finite number > 0", lambda v: v > 0)
 
 
 def _nonneg_float(s: str) -> float:
