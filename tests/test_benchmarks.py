@@ -219,3 +219,52 @@ def test_backward_order_of_a_deep_chain_keeps_no_object_per_node():
         tracemalloc.stop()
     assert len(order) == 60_000
     assert peak / len(order) < 40  # order (8 bytes/node) + stack (≤ 16 bytes/node) + list slack
+
+
+def _backward_without_skips(out, inputs):
+    """The chain rule as backward runs it, from +0.0, every local rule applied, nothing skipped."""
+    from tinygrad_bp.engine import topological_order
+    order = topological_order(out)
+    g = {v: 0.0 for v in order}
+    g[out] = 1.0
+    for v in reversed(order):
+        if v._op is not None:
+            for c, p in zip(v._prev, v._op.local(*[c.data for c in v._prev], v.data)):
+                g[c] += g[v] * p
+    return [g[v] for v in inputs]
+
+
+def _same(a, b):
+    """Bit for bit, NaN equal to NaN, and the sign of zero counted."""
+    return math.copysign(1.0, a) == math.copysign(1.0, b) and (a == b or (a != a and b != b))
+
+
+_EDGY = [0.5, -0.25, 2.0, 0.0, -0.0, math.inf, -math.inf, math.nan]
+
+
+@given(ws=st.lists(st.sampled_from(_EDGY), min_size=3, max_size=3),
+       xs=st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3),
+       late=st.sampled_from([None, math.inf, math.nan, -3.0]), scale=st.sampled_from([1.0, -1.0, 0.0, math.inf]))
+@settings(max_examples=300, deadline=None)
+def test_net_with_zero_gradient_skips_exactly_and_still_spreads_nan(ws, xs, late, scale):
+    # a net behind a dead relu (or a zero scale) gets gradient ±0: backward skips it only when that changes
+    # no bit -- an inf or NaN weight or input (0·inf = NaN) must still reach the other gradients
+    w = [Value(v) for v in ws]
+    x = [Value(v) for v in xs]
+    b = Value(-10.0)
+    net = Value.net(w, x, b)
+    out = net.relu() * scale + Value.net([w[0]], [x[1]])
+    if late is not None:
+        x[2].data = late  # changed after the forward pass: backward reads the data as it is now
+    expected = _backward_without_skips(out, w + x + [b])
+    assert all(e == g.data or (e != e and g.data != g.data) for e, g in zip(expected, grad(out, w + x + [b])))
+    out.backward()
+    for v, g in zip(w + x + [b], expected):
+        assert _same(v.grad, g), (v, g)
+
+
+def test_dead_net_gradients_are_exact_zeros_and_nan_from_inf():
+    w, x = Value(-math.inf), Value(1.0)
+    out = Value.net([w], [x]).relu()  # net = -inf, relu dead: g = 0 at the net
+    out.backward()
+    assert w.grad == 0.0 and math.isnan(x.grad)  # ∂/∂x = 0 · w = 0 · (-inf) = NaN, as the rule says
