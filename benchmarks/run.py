@@ -509,6 +509,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             runs = {c.name: (lambda c=c, n=n: c.prepare_chain(n)) for c in chain_cs}
             reps = {300: 10 * R, 10_000: R}.get(n, 3)
             report["times"][key], _ = interleaved(runs, reps, ref_name="", workload=key)
+            if n >= 10_000 and not quick:  # the same calls with the garbage collector paused (a diagnostic)
+                paused = {c.name: (lambda c=c, n=n: _gc_paused(c.prepare_chain(n))) for c in chain_cs
+                          if c.name in ("tinygrad_bp", "floor")}
+                report.setdefault("W3_gc_off", {})[n] = interleaved(paused, reps, ref_name="", workload=key)[0]
     if "micrograd" in by_name:  # it recurses in backward: show where it stops
         try:
             by_name["micrograd"].prepare_chain(10_000)()
@@ -525,6 +529,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     print_report(report, [c.name for c in cs], quick)
     return report
+
+
+def _gc_paused(call: Callable[[], Any]) -> Callable[[], Any]:
+    """`call` with the garbage collector disabled while it runs (and re-enabled after)."""
+    def run():
+        gc.disable()
+        try:
+            return call()
+        finally:
+            gc.enable()
+    return run
 
 
 def _merge(report: dict[str, Any], workload: str, devs: dict[str, float]) -> None:
@@ -559,7 +574,14 @@ def print_report(report: dict[str, Any], names: list[str], quick: bool) -> None:
         print(f"| {w} | " + " | ".join(cells) + f" | {r1} | {r2} |")
     if "W3/10000" in times and "W3/1000000" in times:
         tg = times["W3/1000000"]["tinygrad_bp"] / times["W3/10000"]["tinygrad_bp"]
-        print(f"\nW3 tinygrad_bp: 10^6 rounds take {tg:.0f}× the time of 10^4 rounds (linear: 100×)")
+        fl = times["W3/1000000"]["floor"] / times["W3/10000"]["floor"]
+        print(f"\nW3 tinygrad_bp: 10^6 rounds take {tg:.0f}× the time of 10^4 rounds (linear: 100×; floor: {fl:.0f}×)")
+        off = report.get("W3_gc_off", {})
+        if 10_000 in off and 1_000_000 in off:
+            r = {nm: off[1_000_000][nm] / off[10_000][nm] for nm in off[10_000]}
+            print(f"with the garbage collector paused during the timed calls: tinygrad_bp {r['tinygrad_bp']:.0f}×, "
+                  f"floor {r['floor']:.0f}× (10^4 rounds: {fmt_t(off[10_000]['tinygrad_bp'] / 3e4)}/node, "
+                  f"10^6: {fmt_t(off[1_000_000]['tinygrad_bp'] / 3e6)}/node)")
     if "micrograd_10k" in report:
         print(f"W3 micrograd at 10^4 rounds: {report['micrograd_10k']}")
     if "W4" in report:
