@@ -129,7 +129,7 @@ def _random_graph(seed):
             v = Value.sum(rng.sample(pool, min(len(pool), 3)))
         elif k == 5:  # weights and inputs kept apart (see test_net_backward_with_a_value_as_weight_and_input)
             n = rng.randint(1, 3)
-            v = Value.net(leaves[:n], [rng.choice(pool[4:] or leaves) for _ in range(n)], rng.choice(pool))
+            v = Value.net(leaves[:n], [rng.choice(pool[4:] or leaves[n:]) for _ in range(n)], rng.choice(pool))
         elif k == 6:
             v = a.tanh()
         elif k == 7:
