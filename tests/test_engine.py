@@ -370,3 +370,24 @@ def test_failed_backward_leaves_leaf_gradients_as_they_were():
     with pytest.raises(ValueError, match=r"\*\*"):
         out.backward()
     assert (a.grad, b.grad) == (3.0, -2.0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Value(1e200) * Value(1e200),
+    lambda: Value(1e308) + 1e308,
+    lambda: 1e308 + Value(1e308),
+    lambda: Value(-1e308) - Value(1e308),
+    lambda: Value(1e300) / Value(1e-300),
+    lambda: 1e200 * Value(1e200),
+    lambda: Value.sum([Value(1e308), Value(1e308)]),
+    lambda: Value.net([Value(1e200)], [Value(1e200)]),
+    lambda: Value(1e200) ** 2,
+])
+def test_overflow_is_an_error_naming_the_op_never_a_silent_inf(make):
+    with pytest.raises(OverflowError, match="overflows a float"):
+        make()
+
+
+def test_user_given_inf_propagates_as_in_ieee():
+    out = Value(math.inf) * Value(2.0)
+    assert out.data == math.inf

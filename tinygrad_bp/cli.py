@@ -240,9 +240,6 @@ def evaluate_expression(text: str, values: dict[str, float], root_label: str = "
         except (ArithmeticError, ValueError) as e:
             raise CLIError(f"cannot evaluate {_where(text, node)}: {e}") from None
         if isinstance(r, Value):
-            if not math.isfinite(r.data):  # the inputs are finite: a float overflowed here
-                raise CLIError(f"cannot evaluate {_where(text, node)}: the result is {r.data}, beyond the largest "
-                               f"float (~{sys.float_info.max:.3g})")
             if not r.label and r.op:
                 seg = ast.get_source_segment(text, node) or ""
                 if isinstance(node, (ast.BinOp, ast.UnaryOp)):

@@ -278,8 +278,11 @@ class Value:
             other = c
         elif type(other) is not Value:
             other = _lift(other, "+")
+        d = ADD.forward(self.data, other.data)
+        if d - d:
+            _refuse_overflow(ADD, d, (self, other))
         out = _new(Value)
-        out.data = ADD.forward(self.data, other.data)
+        out.data = d
         out.grad = 0.0
         out.label = ""
         out._op = ADD
@@ -310,8 +313,11 @@ class Value:
             other = c
         elif type(other) is not Value:
             other = _lift(other, "*")
+        d = MUL.forward(self.data, other.data)
+        if d - d:
+            _refuse_overflow(MUL, d, (self, other))
         out = _new(Value)
-        out.data = MUL.forward(self.data, other.data)
+        out.data = d
         out.grad = 0.0
         out.label = ""
         out._op = MUL
@@ -461,6 +467,8 @@ _isfinite = math.isfinite
 
 def _node(op: Op | None, data: float, prev: tuple[Value, ...], label: str = "") -> Value:
     """A new Value holding `data`, made by `op` from `prev` (no checks: the fast path for building nodes)."""
+    if data - data and op is not None:  # inf or NaN (x - x is 0.0 exactly for every finite x)
+        _refuse_overflow(op, data, prev)
     out = _new(Value)
     out.data = data
     out.grad = 0.0
@@ -468,6 +476,16 @@ def _node(op: Op | None, data: float, prev: tuple[Value, ...], label: str = "") 
     out._op = op
     out._prev = prev
     return out
+
+
+def _refuse_overflow(op: Op, data: float, prev: tuple[Value, ...]) -> None:
+    """An op that turns finite inputs into inf (a float overflow) is an error, never a silent inf/NaN.
+
+    Inputs that are already inf or NaN (put there by the user) propagate as in IEEE arithmetic.
+    """
+    if all(math.isfinite(v.data) for v in prev):
+        shown = ", ".join(_fmt(v.data) for v in prev[:4]) + (", ..." if len(prev) > 4 else "")
+        raise OverflowError(f"{op.name}: the result {_fmt(data)} overflows a float (inputs {shown})")
 
 
 def _lift(x: Any, op: str) -> Value:
