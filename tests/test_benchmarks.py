@@ -83,9 +83,11 @@ def test_floor_chain_matches_its_closed_form_and_central_differences(x, n, act):
 
 def test_benchmark_checks_pass_for_every_contender_quick():
     report = run.main(["--quick", "--check"])
-    assert report["missing"] == []  # micrograd and torch are installed here: nothing skipped
     names = {name for _, name in report["checks"]}
-    assert names == {"tinygrad_bp", "floor", "micrograd", "PyTorch"}
+    assert {"tinygrad_bp", "floor"} <= names <= {"tinygrad_bp", "floor", "micrograd", "PyTorch"}
+    assert len(names) + len(report["missing"]) == 4  # every peer is either checked or said to be missing
+    if report["missing"]:  # a peer that is not installed is left out, and said so; CI installs both
+        assert os.environ.get("TINYGRAD_BP_NO_SKIPS") != "1", f"CI must run every peer: {report['missing']}"
     assert {w for w, _ in report["checks"]} == {"W1", "W2", "W3/300", "W3/10000"}
     assert all(dev <= run.TOL for dev in report["checks"].values())
     for w in ("W1", "W3/300", "W3/10000"):  # the floor does the engine's arithmetic in the engine's order
