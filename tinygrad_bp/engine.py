@@ -218,6 +218,39 @@ def _check_number(x: Any, what: str) -> float:
         raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} ({e})") from None
 
 
+def _binary_method(op: Op) -> Callable[[Value, Any], Value]:
+    """`self <op> other` for + and *, the hottest ops: the constant's leaf and the node built inline
+    (what _lift and _node do, without their calls)."""
+    forward = op.forward
+
+    def method(self: Value, other: Value | Number) -> Value:
+        if type(other) is float:
+            c = _new(Value)
+            c.data = other
+            c.grad = 0.0
+            c.label = ""
+            c._op = None
+            c._prev = ()
+            other = c
+        elif type(other) is not Value:
+            other = _lift(other, op.name)
+        d = forward(self.data, other.data)
+        if d - d:  # inf or NaN
+            _refuse_overflow(op, d, (self, other))
+        out = _new(Value)
+        out.data = d
+        out.grad = 0.0
+        out.label = ""
+        out._op = op
+        out._prev = (self, other)
+        return out
+
+    method.__name__ = {"+": "__add__", "*": "__mul__"}.get(op.name, "__binary__")
+    method.__qualname__ = f"Value.{method.__name__}"
+    method.__doc__ = f"self {op.name} other, as one node (a number becomes a constant leaf)."
+    return method
+
+
 class Value:
     """A scalar in a computation graph: `.data`, `.grad`, `.label`, `.op`."""
 
@@ -266,28 +299,7 @@ class Value:
     def _lift(x: Any, op: str) -> Value:
         return x if isinstance(x, Value) else _lift(x, op)
 
-    # + and * (the hottest ops) build their leaf and node inline: _lift and _node, without the calls
-    def __add__(self, other: Value | Number) -> Value:
-        if type(other) is float:
-            c = _new(Value)
-            c.data = other
-            c.grad = 0.0
-            c.label = ""
-            c._op = None
-            c._prev = ()
-            other = c
-        elif type(other) is not Value:
-            other = _lift(other, "+")
-        d = ADD.forward(self.data, other.data)
-        if d - d:
-            _refuse_overflow(ADD, d, (self, other))
-        out = _new(Value)
-        out.data = d
-        out.grad = 0.0
-        out.label = ""
-        out._op = ADD
-        out._prev = (self, other)
-        return out
+    __add__ = _binary_method(ADD)
 
     def __radd__(self, other: Number) -> Value:
         other = _lift(other, "+")
@@ -302,27 +314,7 @@ class Value:
         other = _lift(other, "-")
         return _node(SUB, SUB.forward(other.data, self.data), (other, self))
 
-    def __mul__(self, other: Value | Number) -> Value:
-        if type(other) is float:
-            c = _new(Value)
-            c.data = other
-            c.grad = 0.0
-            c.label = ""
-            c._op = None
-            c._prev = ()
-            other = c
-        elif type(other) is not Value:
-            other = _lift(other, "*")
-        d = MUL.forward(self.data, other.data)
-        if d - d:
-            _refuse_overflow(MUL, d, (self, other))
-        out = _new(Value)
-        out.data = d
-        out.grad = 0.0
-        out.label = ""
-        out._op = MUL
-        out._prev = (self, other)
-        return out
+    __mul__ = _binary_method(MUL)
 
     def __rmul__(self, other: Number) -> Value:
         other = _lift(other, "*")
