@@ -41,6 +41,8 @@ def forward(layers: list[Layer], x: list[float]) -> list[list[float]]:
             x = [n if n > 0 else 0.0 for n in nets]
         elif act == "sigmoid":
             x = [sigmoid(n) for n in nets]
+        elif act == "tanh":
+            x = [math.tanh(n) for n in nets]
         else:
             x = nets
         acts.append(x)
