@@ -444,19 +444,6 @@ def test_graph_as_a_real_process(tmp_path):
     assert "x*w" in " ".join(svg_texts(tmp_path / "g.svg"))
 
 
-def test_training_example_script(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    res = subprocess.run([sys.executable, str(ROOT / "examples" / "train_moons.py"), str(tmp_path / "m.json")],
-                         capture_output=True, text=True, env=env, timeout=300)
-    assert res.returncode == 0, res.stderr
-    last = res.stdout.strip().splitlines()[-1]
-    assert last.startswith(f"saved to {tmp_path / 'm.json'}; the loaded model scores ")
-    assert float(last.rsplit(" ", 1)[1]) >= 0.97
-    model = load_model(tmp_path / "m.json")
-    X, y = data.moons(seed=0)
-    assert accuracy_of(model, X, y, 0.0) >= 0.97
-
-
 def test_worked_example_run_returns_the_error_and_checks_rounds():
     import io
 

@@ -448,17 +448,3 @@ def test_non_finite_values_are_drawn():
     root = parse(to_svg(y, edge_derivatives=True))
     assert "data inf" in texts(nodes_by_label(root)["big"])
     assert "data nan" in [t for g in groups(root, "node") for t in texts(g)]
-
-
-def test_example_script_renders_the_worked_example(tmp_path, capsys):
-    import runpy
-
-    script = os.path.join(os.path.dirname(__file__), "..", "examples", "render_graph.py")
-    main = runpy.run_path(script)["main"]
-    out = tmp_path / "loss.svg"
-    main([str(out)])
-    assert "E = 0.298371109" in capsys.readouterr().out
-    root = parse(out.read_text(encoding="utf-8"))
-    assert len(groups(root, "node")) == 33 and len(groups(root, "edge")) == 36
-    main([str(out), "--collapse"])
-    assert len(groups(parse(out.read_text(encoding="utf-8")), "node")) == 17
