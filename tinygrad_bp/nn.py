@@ -12,6 +12,7 @@ no activation node: its net node is its output.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -30,12 +31,7 @@ def _activation_op(activation: str) -> Op | None:
 
 def _as_value(x: Any, label: str) -> Value:
     """x as a Value: Values pass through, numbers (also numpy scalars) become float leaves labelled `label`."""
-    if isinstance(x, Value):
-        return x
-    v = Value(x, label=label)  # validates the type
-    if type(v.data) is not float:  # e.g. numpy.float64: keep plain float arithmetic
-        v.data = float(v.data)
-    return v
+    return x if isinstance(x, Value) else Value(x, label=label)  # Value checks the type, stores a plain float
 
 
 class Module:
@@ -222,14 +218,14 @@ class MLP(Module):
     def parameters(self) -> list[Value]:
         return [p for layer in self.layers for n in layer.neurons for p in (*n.w, n.b)]
 
-    def save(self, path: Any) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to `path` (see `tinygrad_bp.modelfile`)."""
         from tinygrad_bp.modelfile import save_model
 
         save_model(self, path)
 
     @classmethod
-    def load(cls, path: Any) -> MLP:
+    def load(cls, path: str | os.PathLike[str]) -> MLP:
         """Read a model written by `save`."""
         from tinygrad_bp.modelfile import load_model
 
