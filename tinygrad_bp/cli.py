@@ -287,16 +287,7 @@ def _number(kind: type, want: str, ok: Callable[[Any], bool]) -> Callable[[str],
 _positive_int = _number(int, "a positive integer", lambda v: v > 0)
 _nonneg_int = _number(int, "an integer >= 0", lambda v: v >= 0)
 _positive_float = _number(float, "a finite number > 0", lambda v: v > 0)
-
-
-def _nonneg_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not math.isfinite(v) or v < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {s!r}")
-    return v
+_nonneg_float = _number(float, "a finite number >= 0", lambda v: v >= 0)
 
 
 def _sizes(s: str) -> list[int]:
@@ -390,13 +381,16 @@ def _fmt(x: float) -> str:
     return f"{x:.10g}"
 
 
-def _check_output(option: str, path: str) -> None:
-    """Refuse an output path whose folder is missing or that is a folder (exit 2), before any work."""
+def _check_output(option: str, path: str, example: str = "", prefix: bool = False) -> None:
+    """Refuse an output path whose folder is missing or (unless a file-name `prefix`) that is a folder (exit 2).
+
+    Called before any work is done.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CLIError(f"{option} {path}: folder {folder} does not exist", code=2)
-    if os.path.isdir(path):
-        raise CLIError(f"{option} {path}: is a folder; give a file name", code=2)
+    if not prefix and os.path.isdir(path):
+        raise CLIError(f"{option} {path}: is a folder; give a file name{example}", code=2)
 
 
 def _require_renderer() -> None:
@@ -595,13 +589,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CLIError(f"--hidden {','.join(map(str, args.hidden))}: {n_params:,} parameters, more than this scalar "
                        f"engine's limit of {MAX_PARAMETERS:,}; use smaller layers such as 16,16", code=2)
     plt = _require_matplotlib() if args.plot else None
-    for option, path in (("--save", args.save), ("--plot", args.plot)):
-        if path:  # fail before training, not after
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                raise CLIError(f"{option} {path}: folder {folder} does not exist", code=2)
-    if args.save and os.path.isdir(args.save):
-        raise CLIError(f"--save {args.save}: is a folder; give a file name such as model.json", code=2)
+    if args.save:  # fail before training, not after
+        _check_output("--save", args.save, " such as model.json")
+    if args.plot:
+        _check_output("--plot", args.plot, prefix=True)
     model, history, accuracy = train(args, progress=not args.no_progress)
     if plt is not None:
         X, y = _dataset(args)
