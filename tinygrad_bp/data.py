@@ -20,9 +20,9 @@ LABELS = ("pm1", "01")
 Dataset = tuple[list[list[float]], list[float]]
 
 
-def _check(name: str, n: int, noise: float, labels: str, min_n: int = 2) -> None:
-    if not isinstance(n, int) or isinstance(n, bool) or n < min_n:
-        raise ValueError(f"{name}: n must be an int >= {min_n}, got {n!r}")
+def _check(name: str, n: int, noise: float, labels: str) -> None:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+        raise ValueError(f"{name}: n must be an int >= 2, got {n!r}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
         raise ValueError(f"{name}: noise must be a finite number >= 0, got {noise!r}")
     if labels not in LABELS:

@@ -13,15 +13,14 @@ from typing import Any
 from tinygrad_bp.engine import Value
 
 
-def _check(name: str, value: Any, low: float, high: float | None = None, closed_high: bool = False) -> float:
-    """value as a float in [low, high) (or [low, high] when closed_high); else ValueError naming it."""
+def _check(name: str, value: Any, low: float, high: float | None = None) -> float:
+    """value as a finite float in [low, high) (high None: no upper bound); else ValueError naming it."""
     try:
         x = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
-    ok = x >= low and (high is None or (x <= high if closed_high else x < high))
-    if not ok or not math.isfinite(x):
-        bound = f"[{low}, {'inf' if high is None else high}{']' if closed_high else ')'}"
+    if not (x >= low and (high is None or x < high)) or not math.isfinite(x):
+        bound = f"[{low}, {'inf' if high is None else high})"
         raise ValueError(f"{name} must be in {bound}, got {value!r}")
     return x
 
