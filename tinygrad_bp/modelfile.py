@@ -18,7 +18,10 @@ import json
 import math
 import os
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # nn imports this module on save/load; at run time each imports the other inside functions
+    from tinygrad_bp.nn import MLP
 
 FORMAT = "tinygrad-bp-model"
 VERSION = 1
@@ -32,7 +35,7 @@ def _activations() -> list[str]:
     return sorted(ACTIVATIONS)
 
 
-def model_to_dict(model: Any) -> dict[str, Any]:
+def model_to_dict(model: MLP) -> dict[str, Any]:
     """The JSON-ready description of an MLP (architecture, activations, every weight and bias)."""
     from tinygrad_bp.nn import MLP
 
@@ -54,7 +57,7 @@ def model_to_dict(model: Any) -> dict[str, Any]:
             "activation": model.activation, "output_activation": model.output_activation, "layers": layers}
 
 
-def save_model(model: Any, path: str | os.PathLike[str]) -> None:
+def save_model(model: MLP, path: str | os.PathLike[str]) -> None:
     """Write `model` to `path` as JSON, atomically.
 
     The text goes to a temporary file in the same folder, is flushed to disk, then
@@ -124,7 +127,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def parse_model(text: str | bytes, path: str = "<string>") -> Any:
+def parse_model(text: str | bytes, path: str = "<string>") -> MLP:
     """Build an MLP from model-file text, validating everything; errors are `ValueError`s naming the place."""
     from tinygrad_bp.nn import MLP
 
@@ -198,7 +201,7 @@ def parse_model(text: str | bytes, path: str = "<string>") -> Any:
     return model
 
 
-def load_model(path: str | os.PathLike[str]) -> Any:
+def load_model(path: str | os.PathLike[str]) -> MLP:
     """Read an MLP written by `save_model`. Anything wrong with the file is a `ValueError` saying what and where."""
     name = os.fspath(path)
     with open(name, "rb") as f:
