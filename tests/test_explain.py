@@ -151,6 +151,19 @@ def test_unlabelled_inner_nodes_are_named_by_op_and_shown_by_hand():
     assert re.search(r"∂tanh#\d+/∂add#\d+ = 1 − tanh#\d+² = " + re.escape(f"{dc:.9f}"), text)
 
 
+def test_header_counts_the_nodes_that_depend_on_wrt():
+    a, b = Value(0.5, label="a"), Value(-0.4, label="b")
+    c = (a * b + b ** 2).tanh()
+    assert "; 3 nodes depend on a)" in explain(c, a).splitlines()[0]  # a·b, a·b + b², tanh
+    assert "; 1 node depends on a)" in explain(a * 3, a).splitlines()[0]
+    assert "; no node depends on a)" in explain(a, a)
+    E, w = worked_example()
+    # w5: net_o1, out_o1, t − out_o1, its square, E_o1 (½·square), E
+    assert "; 6 nodes depend on w5)" in explain(E, w["w5"]).splitlines()[0]
+    # w1: net_h1, out_h1, then both output units (net, out, −, square, E_o) and E: 2 + 2·5 + 1
+    assert "; 13 nodes depend on w1)" in explain(E, w["w1"]).splitlines()[0]
+
+
 def test_duplicate_labels_get_an_index():
     x = Value(2.0, label="x")
     y = Value(3.0, label="x")

@@ -412,10 +412,10 @@ def explain(output: Value, wrt: Value, *, max_lines: int = 40, max_terms: int = 
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
             raise ValueError(f"explain: {name} must be an int >= {low}, got {v!r}")
     g = _Graph(output, wrt, fold)
-    many = len(g.dep) > 1
+    n_dep = len(g.dep) - 1  # g.dep holds wrt itself
+    depend = "no node depends" if n_dep == 0 else "1 node depends" if n_dep == 1 else f"{n_dep} nodes depend"
     header = (f"{g.d(output, wrt)} = {_num(g.adj[wrt])}   ({g.name(output)} = {_num(output.data)} at "
-              f"{g.name(wrt)} = {_num(wrt.data)}; {len(g.dep)} {'nodes depend' if many else 'node depends'} "
-              f"on {g.name(wrt)})")
+              f"{g.name(wrt)} = {_num(wrt.data)}; {depend} on {g.name(wrt)})")
     if wrt is output:
         return header
     edges: list[tuple[Value, Value, _Edge, str]] = []
