@@ -375,20 +375,19 @@ def _script_dirs() -> list[str]:
 
 
 def _find_renderer(renderer: str | None) -> str:
+    """The renderer's executable: on PATH, else where pip puts this interpreter's console scripts."""
     if renderer is not None and renderer not in RENDERERS:
         raise ValueError(f"to_svg: renderer must be one of {RENDERERS} or None, got {renderer!r}")
     names = RENDERERS if renderer is None else (renderer,)
+    dirs = _script_dirs()
     for name in names:
-        exe = shutil.which(name)
-        for d in ([] if exe else _script_dirs()):
-            exe = shutil.which(name, path=d)
+        for exe in (shutil.which(name), *(shutil.which(name, path=d) for d in dirs)):
             if exe:
-                break
-        if exe:
-            return exe
+                return exe
     wanted = "Graphviz's `dot` program" if renderer in (None, "dot") else "`graphviz-pure`"
+    where = " and in ".join(["PATH", *dirs])
     raise RendererNotFoundError(
-        f"cannot render SVG: {wanted} was not found (looked for {', '.join(names)} on PATH). Install Graphviz: "
+        f"cannot render SVG: {wanted} was not found (looked for {', '.join(names)} on {where}). Install Graphviz: "
         "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS), "
         "`conda install graphviz`, or without root `pip install 'tinygrad-bp[render]'` (graphviz-pure). "
         "draw_graph() still gives the DOT source without a renderer.")
