@@ -4,7 +4,6 @@ A figure printed with d decimals is matched to half a unit of its last digit
 (the seed rounds, it does not truncate), unless a comment says why not.
 """
 
-
 from tinygrad_bp.delta import backprop
 from tinygrad_bp.engine import topological_order
 from tinygrad_bp.losses import sse
