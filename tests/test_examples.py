@@ -115,6 +115,8 @@ def check_worked_example(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     last = res.stdout.strip().splitlines()[-1]
     assert last.startswith("Round 1 (after 0 updates)") and near(after(last, "E"), "0.298371109")
+    res = run("worked_example.py", "--rounds", "3", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.strip().splitlines()[-1].startswith("Round 3 (after 2 updates)")
     res = run("worked_example.py", "--rounds", "0", cwd=tmp_path)
     assert res.returncode == 2 and "--rounds must be >= 1" in res.stderr
 
