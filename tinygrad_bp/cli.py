@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import io
 import math
 import os
 import random
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
+from tinygrad_bp.atomic import write_atomic
 from tinygrad_bp.engine import ADD, DIV, EXP, LOG, MUL, RELU, SIGMOID, SUB, TANH, Op, Value, topological_order
 
 PROG = "tinygrad-bp"
@@ -551,8 +553,7 @@ def _plot(plt: Any, prefix: str, model: Any, history: list[float], X: Sequence[S
     ax.set_title("training loss")
     fig.tight_layout()
     loss_path = f"{prefix}_loss.png"
-    fig.savefig(loss_path)
-    plt.close(fig)
+    _save_figure(plt, fig, loss_path)
 
     xs = [p[0] for p in X]
     ys = [p[1] for p in X]
@@ -574,9 +575,16 @@ def _plot(plt: Any, prefix: str, model: Any, history: list[float], X: Sequence[S
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     boundary_path = f"{prefix}_boundary.png"
-    fig.savefig(boundary_path)
-    plt.close(fig)
+    _save_figure(plt, fig, boundary_path)
     return [loss_path, boundary_path]
+
+
+def _save_figure(plt: Any, fig: Any, path: str) -> None:
+    """Render `fig` as PNG in memory, then write it atomically (no half-written image on failure)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())
 
 
 MAX_PARAMETERS = 1_000_000  # a scalar engine: beyond this a typo in --hidden would only exhaust memory

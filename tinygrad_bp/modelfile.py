@@ -13,12 +13,12 @@ loading a file never runs code. Non-finite weights (nan, inf) are refused on sav
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
-import tempfile
 from typing import TYPE_CHECKING, Any
+
+from tinygrad_bp.atomic import write_atomic
 
 if TYPE_CHECKING:  # nn imports this module on save/load; at run time each imports the other inside functions
     from tinygrad_bp.nn import MLP
@@ -65,30 +65,7 @@ def save_model(model: MLP, path: str | os.PathLike[str]) -> None:
     no partial file behind.
     """
     text = json.dumps(model_to_dict(model), allow_nan=False, separators=(",", ":")) + "\n"
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file name", path)
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, text)
 
 
 def _fail(path: str, where: str, what: str) -> ValueError:

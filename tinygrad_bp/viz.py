@@ -20,9 +20,9 @@ import shutil
 import subprocess
 import sysconfig
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
+from tinygrad_bp.atomic import write_atomic
 from tinygrad_bp.engine import Value, topological_order
 
 __all__ = ["draw_graph", "to_svg", "RenderError", "RendererNotFoundError", "RenderTimeoutError", "RENDERERS"]
@@ -420,5 +420,5 @@ def to_svg(root: Value, path: str | os.PathLike[str] | None = None, *, renderer:
     g = draw_graph(root, **options)
     svg = _render(g.source, renderer, timeout)
     if path is not None:
-        Path(path).write_text(svg, encoding="utf-8")
+        write_atomic(path, svg)
     return svg
