@@ -6,7 +6,8 @@ rule serves the float pass of `Value.backward()` and the graph-building pass of
 `grad(..., create_graph=True)`: rules use only arithmetic and the helpers
 `_ln`, `_data`, so they work on floats and on Values alike.
 
-Speed (see benchmarks/): nodes are built without `__init__` (`_node`); a net
+Speed (see benchmarks/): nodes are built without `__init__` (`_node`) and
+without storing a label (`label` reads '' until one is set); a net
 node's value is read straight from its inputs (`_net_value`); backward orders
 the graph without a set (a visited node's grad is this pass's `mark`) and
 inlines the rules of net, *, +, tanh, relu, sigmoid, - and sum -- the same products in the
@@ -228,7 +229,6 @@ def _binary_method(op: Op) -> Callable[[Value, Any], Value]:
             c = _new(Value)
             c.data = other
             c.grad = 0.0
-            c.label = ""
             c._op = None
             c._prev = ()
             other = c
@@ -240,7 +240,6 @@ def _binary_method(op: Op) -> Callable[[Value, Any], Value]:
         out = _new(Value)
         out.data = d
         out.grad = 0.0
-        out.label = ""
         out._op = op
         out._prev = (self, other)
         return out
@@ -254,15 +253,27 @@ def _binary_method(op: Op) -> Callable[[Value, Any], Value]:
 class Value:
     """A scalar in a computation graph: `.data`, `.grad`, `.label`, `.op`."""
 
-    __slots__ = ("data", "grad", "label", "_op", "_prev", "__weakref__")
+    __slots__ = ("data", "grad", "_label", "_op", "_prev", "__weakref__")
     __array_ufunc__ = None  # numpy scalars on the left defer to our reflected ops
 
     def __init__(self, data: Number, label: str = ""):
         self.data = _check_number(data, "Value")
         self.grad = 0.0
-        self.label = label
+        self._label = label
         self._op: Op | None = None
         self._prev: tuple[Value, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The node's name in drawings and explanations ('' unless set; nodes are built without storing one)."""
+        try:
+            return self._label
+        except AttributeError:
+            return ""
+
+    @label.setter
+    def label(self, label: str) -> None:
+        self._label = label
 
     @property
     def op(self) -> str:
@@ -350,7 +361,6 @@ class Value:
         out = _new(Value)
         out.data = TANH.forward(self.data)
         out.grad = 0.0
-        out.label = ""
         out._op = TANH
         out._prev = (self,)
         return out
@@ -464,7 +474,8 @@ def _node(op: Op | None, data: float, prev: tuple[Value, ...], label: str = "") 
     out = _new(Value)
     out.data = data
     out.grad = 0.0
-    out.label = label
+    if label:
+        out._label = label
     out._op = op
     out._prev = prev
     return out
