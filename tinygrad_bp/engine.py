@@ -424,21 +424,18 @@ class Value:
                     a, b = prev
                     a.grad += g
                     b.grad += g
-                elif len(prev) == 1:
+                elif op is TANH:
+                    o = v.data
+                    prev[0].grad += g * (1.0 - o * o)
+                elif op is RELU:
                     c = prev[0]
-                    if op is TANH:
-                        o = v.data
-                        c.grad += g * (1.0 - o * o)
-                    elif op is RELU:
-                        if c.data > 0:
-                            c.grad += g
-                        else:
-                            c.grad += g * 0.0
-                    elif op is SIGMOID:
-                        o = v.data
-                        c.grad += g * (o * (1.0 - o))
+                    if c.data > 0:
+                        c.grad += g
                     else:
-                        c.grad += g * op.local(c.data, v.data)[0]
+                        c.grad += g * 0.0
+                elif op is SIGMOID:
+                    o = v.data
+                    prev[0].grad += g * (o * (1.0 - o))
                 elif op is SUB:
                     a, b = prev
                     a.grad += g
@@ -446,6 +443,9 @@ class Value:
                 elif op is SUM:
                     for c in prev:
                         c.grad += g
+                elif len(prev) == 1:
+                    c = prev[0]
+                    c.grad += g * op.local(c.data, v.data)[0]
                 else:
                     for c, p in zip(prev, op.local(*[c.data for c in prev], v.data)):
                         c.grad += g * p
