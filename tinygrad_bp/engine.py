@@ -306,10 +306,6 @@ class Value:
             data = op.forward(*[v.data for v in inputs])
         return _node(op, data, inputs)
 
-    @staticmethod
-    def _lift(x: Any, op: str) -> Value:
-        return x if isinstance(x, Value) else _lift(x, op)
-
     __add__ = _binary_method(ADD)
 
     def __radd__(self, other: Number) -> Value:
@@ -332,10 +328,10 @@ class Value:
         return _node(MUL, MUL.forward(other.data, self.data), (other, self))
 
     def __truediv__(self, other: Value | Number) -> Value:
-        return Value._apply(DIV, self, Value._lift(other, "/"))
+        return Value._apply(DIV, self, _lift(other, "/"))
 
     def __rtruediv__(self, other: Number) -> Value:
-        return Value._apply(DIV, Value._lift(other, "/"), self)
+        return Value._apply(DIV, _lift(other, "/"), self)
 
     def __pow__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
@@ -343,7 +339,7 @@ class Value:
         return Value._apply(_pow_const(_check_number(other, "**")), self)
 
     def __rpow__(self, other: Number) -> Value:
-        return Value._apply(POW, Value._lift(other, "**"), self)
+        return Value._apply(POW, _lift(other, "**"), self)
 
     def __neg__(self) -> Value:
         return _node(NEG, NEG.forward(self.data), (self,))
@@ -382,11 +378,11 @@ class Value:
         """A neuron's net input Σ w_i·x_i + b as ONE node (∂/∂w_i = x_i, ∂/∂x_i = w_i, ∂/∂b = 1)."""
         if len(weights) != len(inputs):
             raise ValueError(f"net: {len(weights)} weights but {len(inputs)} inputs")
-        ws = tuple(Value._lift(w, "net") for w in weights)
-        xs = tuple(Value._lift(x, "net") for x in inputs)
+        ws = tuple(_lift(w, "net") for w in weights)
+        xs = tuple(_lift(x, "net") for x in inputs)
         if bias is None:
             return Value._apply(NET, *ws, *xs)
-        return Value._apply(NET, *ws, *xs, Value._lift(bias, "net"))
+        return Value._apply(NET, *ws, *xs, _lift(bias, "net"))
 
     # --- the chain rule ---
     def backward(self) -> None:
