@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tinygrad_bp.engine import Value
+from tinygrad_bp.nn import unit_name
 
 Outputs = Value | Sequence[Value]
 
@@ -24,20 +25,12 @@ def _pair(name: str, outputs: Any, targets: Any) -> tuple[list[Any], list[Any]]:
     return outs, tgts
 
 
-def _unit_name(v: Any, k: int) -> str:
-    label = v.label if isinstance(v, Value) else ""
-    for prefix in ("out_", "net_"):
-        if label.startswith(prefix):
-            return label[len(prefix):]
-    return label or f"{k + 1}"
-
-
 def sse(outputs: Outputs, targets: Sequence[Any] | Any) -> Value:
     """E = ½ Σ_k (t_k − a_k)², labelled "E"; each term E_<unit> = ½(target − out)² is a node of its own."""
     outs, tgts = _pair("sse", outputs, targets)
     terms = []
     for k, (a, t) in enumerate(zip(outs, tgts)):
-        name = _unit_name(a, k)
+        name = (unit_name(a.label) if isinstance(a, Value) else "") or f"{k + 1}"
         t = t if isinstance(t, Value) else Value(t, label=f"target_{name}")
         e = 0.5 * (t - a) ** 2
         e.label = f"E_{name}"

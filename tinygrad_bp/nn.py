@@ -34,6 +34,17 @@ def _as_value(x: Any, label: str) -> Value:
     return x if isinstance(x, Value) else Value(x, label=label)  # Value checks the type, stores a plain float
 
 
+def unit_name(label: str) -> str:
+    """The neuron name in a node label of nn's convention ("net_h1", "out_h1" -> "h1"); other labels as they are.
+
+    A bare prefix ("out_") names no neuron and gives "".
+    """
+    for prefix in ("out_", "net_"):
+        if label.startswith(prefix):
+            return label[len(prefix):]
+    return label
+
+
 class Module:
     """Something with parameters: `parameters()`, `named_parameters()`, `zero_grad()`."""
 

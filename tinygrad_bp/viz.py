@@ -24,6 +24,7 @@ from typing import Any
 
 from tinygrad_bp.atomic import write_atomic
 from tinygrad_bp.engine import Value, topological_order
+from tinygrad_bp.nn import unit_name
 
 __all__ = ["draw_graph", "to_svg", "RenderError", "RendererNotFoundError", "RenderTimeoutError", "RENDERERS"]
 
@@ -128,13 +129,6 @@ class _Neuron:
         return self.act if self.act is not None else self.net
 
 
-def _unit_name(label: str) -> str:
-    for prefix in ("out_", "net_"):
-        if label.startswith(prefix) and len(label) > len(prefix):
-            return label[len(prefix):]
-    return label
-
-
 def _find_neurons(topo: list[Value], consumers: dict[int, list[Value]]) -> tuple[list[_Neuron], list[list[_Neuron]]]:
     """Neurons and layers, by structure: see the module docstring."""
     neurons = []
@@ -163,8 +157,8 @@ def _find_neurons(topo: list[Value], consumers: dict[int, list[Value]]) -> tuple
     for i, layer in enumerate(layers):
         for j, nr in enumerate(layer):
             nr.layer = i
-            nr.name = _unit_name(nr.act.label if nr.act is not None and nr.act.label else nr.net.label) \
-                or f"neuron {i + 1}.{j + 1}"
+            label = nr.act.label if nr.act is not None and nr.act.label else nr.net.label
+            nr.name = unit_name(label) or label or f"neuron {i + 1}.{j + 1}"
     return neurons, layers
 
 
