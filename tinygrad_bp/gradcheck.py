@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from tinygrad_bp.engine import Value, grad, topological_order
 
@@ -46,12 +47,12 @@ def _call(f: Callable[..., Value], xs: list[Value], who: str) -> Value:
     return out
 
 
-def _at(f: Callable[..., Value], xs: list[Value], i: int, x: float, who: str) -> Value:
-    """f evaluated with input i moved to x (restored afterwards)."""
+def _at(evaluate: Callable[[], Any], xs: list[Value], i: int, x: float) -> Any:
+    """evaluate() with input i moved to x (restored afterwards, also on error)."""
     old = xs[i].data
     xs[i].data = x
     try:
-        return _call(f, xs, who)
+        return evaluate()
     finally:
         xs[i].data = old
 
@@ -123,8 +124,8 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Value | float], eps: flo
             v.grad = g
     rows = []
     for i, x in enumerate(xs):
-        numeric = (_at(f, xs, i, x.data + eps, "gradcheck").data - _at(f, xs, i, x.data - eps, "gradcheck").data) / (
-            2 * eps)
+        value = lambda: _call(f, xs, "gradcheck").data
+        numeric = (_at(value, xs, i, x.data + eps) - _at(value, xs, i, x.data - eps)) / (2 * eps)
         rows.append((str(i), x.label, x.data, analytic[i], numeric))
     ok = all(_close(a, n, atol, rtol) for *_, a, n in rows)
     return _verdict(ok, "" if ok else _table("gradcheck", ("input", "label"), rows, atol, rtol), raise_exception)
@@ -148,15 +149,10 @@ def gradgradcheck(f: Callable[..., Value], inputs: Sequence[Value | float], eps:
     firsts = grad(out, xs, create_graph=True)
     hessian = [[h.data for h in grad(g, xs)] for g in firsts]
     numeric = [[0.0] * len(xs) for _ in xs]
+    firsts_now = lambda: _first_derivatives(f, xs)
     for j, x in enumerate(xs):
-        old = x.data
-        try:
-            x.data = old + eps
-            plus = _first_derivatives(f, xs)
-            x.data = old - eps
-            minus = _first_derivatives(f, xs)
-        finally:
-            x.data = old
+        plus = _at(firsts_now, xs, j, x.data + eps)
+        minus = _at(firsts_now, xs, j, x.data - eps)
         for i in range(len(xs)):
             numeric[i][j] = (plus[i] - minus[i]) / (2 * eps)
     rows = []
