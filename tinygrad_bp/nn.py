@@ -218,7 +218,7 @@ class MLP(Module):
             raise ValueError(f"MLP: expected {self.nin} inputs, got {len(x)}")
         xs = [_as_value(xi, lab) for xi, lab in zip(x, self._input_labels)]
         for layer in self.layers:
-            xs = [n._forward(xs) for n in layer.neurons]
+            xs = layer._forward(xs)
         return xs[0] if len(xs) == 1 else xs
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
@@ -227,7 +227,7 @@ class MLP(Module):
                 yield f"layers.{i}.{name}", p
 
     def parameters(self) -> list[Value]:
-        return [p for layer in self.layers for n in layer.neurons for p in (*n.w, n.b)]
+        return [p for layer in self.layers for p in layer.parameters()]
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to `path` (see `tinygrad_bp.modelfile`)."""
