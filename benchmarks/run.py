@@ -11,10 +11,11 @@ Workloads:
   W4 memory  bytes per graph node (tracemalloc), a chain graph of about 200,000 nodes
   import     `python -X importtime -c "import <package>"`
 
-Contenders run in one process, interleaved round by round (the order rotates each
-round); the tables give medians.  Before anything is timed, each contender's loss
-and gradients are compared with the floor's (and every timed run's result is
-checked again): a contender that computes something else fails the run.
+Contenders run in one process, interleaved round by round (each one runs
+right after each other one equally often); the tables give medians.  Before
+anything is timed, each contender's loss and gradients are compared with the
+floor's (and every timed run's result is checked again): a contender that
+computes something else fails the run.
 """
 
 from __future__ import annotations
@@ -389,18 +390,39 @@ def check(who: str, workload: str, got, ref, tol: float = TOL) -> float:
 
 # --- timing ------------------------------------------------------------------------
 
+def balanced_orders(n: int) -> list[list[int]]:
+    """Orders of n contenders in which each one runs right after each other one equally often.
+
+    A Williams design (a Latin square balanced for the previous contender): a
+    contender's time can depend on what ran just before it (caches, allocator
+    state), and a rotation would always put the same contender after PyTorch.
+    """
+    first = [0]
+    lo, hi = 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    rows = [[(i + r) % n for i in first] for r in range(n)]
+    return rows + [row[::-1] for row in rows] if n % 2 else rows
+
+
 def interleaved(runs: dict[str, Callable[[], Callable[[], Any]]], rounds: int,
                 ref_name: str = "floor", workload: str = "") -> tuple[dict[str, float], dict[str, float]]:
     """Median seconds of each contender's run; `runs[name]()` prepares one fresh zero-argument call.
 
-    Contenders alternate round by round (order rotating); each timed call's result is
-    checked against the reference contender's result of the same round.
+    Contenders alternate round by round, in the orders of `balanced_orders` (rounds
+    are rounded up to whole repetitions of it); each timed call's result is checked
+    against the reference contender's result of the same round.
     """
     times: dict[str, list[float]] = {name: [] for name in runs}
     devs: dict[str, float] = {name: 0.0 for name in runs}
     names = list(runs)
-    for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
+    design = balanced_orders(len(names))
+    for r in range(-(-rounds // len(design)) * len(design)):  # whole repetitions of the design
+        order = [names[i] for i in design[r % len(design)]]
         results = {}
         for name in order:
             call = runs[name]()

@@ -96,6 +96,28 @@ def test_benchmark_checks_pass_for_every_contender_quick():
     assert report["times"] == {}
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6])
+def test_balanced_orders_put_each_contender_after_each_other_one_equally_often(n):
+    from collections import Counter
+    orders = run.balanced_orders(n)
+    assert all(sorted(order) == list(range(n)) for order in orders)  # every contender once per round
+    follows = Counter((a, b) for order in orders for a, b in zip(order, order[1:]))
+    pairs = [(a, b) for a in range(n) for b in range(n) if a != b]
+    assert set(follows) == set(pairs) and len(set(follows.values())) <= 1
+    firsts = Counter(order[0] for order in orders)
+    assert len(firsts) == n and len(set(firsts.values())) == 1  # and each one starts equally often
+
+
+def test_interleaved_times_every_contender_in_whole_designs_and_checks_each_round():
+    calls = []
+    runs = {name: (lambda name=name: (lambda: calls.append(name) or (1.0, [2.0]))) for name in "abcd"}
+    medians, devs = run.interleaved(runs, 5, ref_name="a")
+    assert len(calls) == 8 * 4 and set(medians) == set("abcd") and devs == dict.fromkeys("abcd", 0.0)
+    runs["c"] = lambda: (lambda: (1.0, [2.5]))
+    with pytest.raises(run.CheckError, match="c deviates"):
+        run.interleaved(runs, 1, ref_name="a")
+
+
 def test_check_rejects_a_wrong_gradient_or_loss():
     ref = (0.5, [1.0, -2.0, 3.0])
     assert run.check("x", "W", (0.5, [1.0, -2.0, 3.0]), ref) == 0.0
