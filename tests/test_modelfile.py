@@ -90,6 +90,21 @@ def test_saving_a_non_finite_weight_is_refused(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("layer, which", [(0, "hidden"), (1, "hidden"), (2, "output")])
+def test_saving_a_model_that_mixes_activations_is_refused(tmp_path, layer, which):
+    m = MLP(2, [3, 3, 2], seed=0)
+    m.layers[layer].neurons[1].activation = "tanh"  # the file could not say which neuron has which
+    with pytest.raises(ValueError, match=f"the {which} neurons mix activations"):
+        save_model(m, tmp_path / "m.json")
+    assert list(tmp_path.iterdir()) == []
+    setattr(m, "activation" if which == "hidden" else "output_activation", "tanh")  # one per kind again
+    save_model(m, tmp_path / "m.json")
+    loaded = load_model(tmp_path / "m.json")
+    assert [n.activation for la in loaded.layers for n in la.neurons] == \
+        [n.activation for la in m.layers for n in la.neurons]
+    assert loaded([0.2, -0.4])[0].data == m([0.2, -0.4])[0].data
+
+
 def test_saving_something_else_is_a_type_error(tmp_path):
     with pytest.raises(TypeError, match="expected an MLP"):
         save_model({"w": [1.0]}, tmp_path / "m.json")

@@ -171,6 +171,35 @@ def test_bad_arguments():
         Neuron(2, "relu")([1.0, 2.0, 3.0])
 
 
+def test_setting_an_activation_reaches_the_neurons_it_names():
+    model = MLP(2, [3, 3, 2], activation="relu", output_activation="linear", seed=0)
+    x = [0.3, -0.7]
+    model.activation = "tanh"  # every hidden neuron
+    model.output_activation = "sigmoid"
+    assert [n.activation for layer in model.layers for n in layer.neurons] == ["tanh"] * 6 + ["sigmoid"] * 2
+    # the forward pass follows: the same weights through tanh, then σ, by hand
+    a = x
+    for layer, f in zip(model.layers, [math.tanh, math.tanh, lambda z: 1 / (1 + math.exp(-z))]):
+        a = [f(sum(w.data * ai for w, ai in zip(n.w, a)) + n.b.data) for n in layer.neurons]
+    assert [o.data for o in model(x)] == pytest.approx(a, rel=1e-15)
+    assert model.config["activation"] == "tanh" and model.config["output_activation"] == "sigmoid"
+    model.layers[1].activation = "relu"  # one layer
+    assert model.layers[1].activation == "relu" and model.layers[0].activation == "tanh"
+    assert model.activation == "mixed"
+    model.layers[2].neurons[0].activation = "linear"  # one neuron
+    assert model.output_activation == "mixed" and model.layers[2].activation == "mixed"
+    with pytest.raises(ValueError, match="unknown activation 'softmax'"):
+        model.activation = "softmax"
+    assert model.layers[0].activation == "tanh"  # a refused value changes nothing
+
+
+def test_a_model_without_hidden_layers_keeps_its_hidden_activation_setting():
+    model = MLP(2, [1], activation="tanh", output_activation="sigmoid")
+    assert model.activation == "tanh" and model.output_activation == "sigmoid"
+    model.activation = "relu"
+    assert model.activation == "relu" and model.layers[0].neurons[0].activation == "sigmoid"
+
+
 def test_zero_grad():
     model = MLP(2, [3, 1], seed=0)
     model([1.0, -1.0]).backward()

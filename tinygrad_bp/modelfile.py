@@ -41,6 +41,10 @@ def model_to_dict(model: MLP) -> dict[str, Any]:
 
     if not isinstance(model, MLP):
         raise TypeError(f"save_model: expected an MLP, got {type(model).__name__}")
+    for which, key in (("hidden", "activation"), ("output", "output_activation")):
+        if getattr(model, key) == "mixed":
+            raise ValueError(f"save_model: the {which} neurons mix activations (model.{key} is 'mixed'); a model "
+                             "file holds one activation for the hidden layers and one for the output layer")
     layers = []
     for i, layer in enumerate(model.layers):
         neurons = []

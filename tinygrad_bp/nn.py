@@ -34,6 +34,12 @@ def _as_value(x: Any, label: str) -> Value:
     return x if isinstance(x, Value) else Value(x, label=label)  # Value checks the type, stores a plain float
 
 
+def _shared_activation(neurons: Sequence[Neuron]) -> str:
+    """The activation all `neurons` have, or "mixed"."""
+    kinds = {n.activation for n in neurons}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
 def unit_name(label: str) -> str:
     """The neuron name in a node label of nn's convention ("net_h1", "out_h1" -> "h1"); other labels as they are.
 
@@ -138,8 +144,18 @@ class Layer(Module):
         rng = rng or random.Random()
         self.nin = nin
         self.nout = nout
-        self.activation = activation
         self.neurons = [Neuron(nin, activation, name=names[j], rng=rng) for j in range(nout)]
+
+    @property
+    def activation(self) -> str:
+        """The neurons' activation ("mixed" when they differ); setting it sets every neuron's."""
+        return _shared_activation(self.neurons)
+
+    @activation.setter
+    def activation(self, activation: str) -> None:
+        _activation_op(activation)
+        for n in self.neurons:
+            n.activation = activation
 
     def _forward(self, xs: Sequence[Value]) -> list[Value]:
         return [n._forward(xs) for n in self.neurons]
@@ -180,8 +196,7 @@ class MLP(Module):
         _activation_op(output_activation)
         self.nin = nin
         self.nouts = nouts
-        self.activation = activation
-        self.output_activation = output_activation
+        self._activation = activation  # what a model without hidden layers reports
         self.seed = seed
         rng = random.Random(seed)
         sizes = [nin, *nouts]
@@ -203,6 +218,28 @@ class MLP(Module):
                     k += 1
                     w.label = f"w{k}"
         self._input_labels = [f"i{k + 1}" for k in range(nin)]
+
+    @property
+    def activation(self) -> str:
+        """The hidden layers' activation ("mixed" when their neurons differ); setting it sets every hidden neuron's."""
+        hidden = [n for layer in self.layers[:-1] for n in layer.neurons]
+        return _shared_activation(hidden) if hidden else self._activation
+
+    @activation.setter
+    def activation(self, activation: str) -> None:
+        _activation_op(activation)
+        self._activation = activation
+        for layer in self.layers[:-1]:
+            layer.activation = activation
+
+    @property
+    def output_activation(self) -> str:
+        """The output layer's activation ("mixed" when its neurons differ); setting it sets each output neuron's."""
+        return self.layers[-1].activation
+
+    @output_activation.setter
+    def output_activation(self, activation: str) -> None:
+        self.layers[-1].activation = activation
 
     @property
     def config(self) -> dict[str, Any]:
