@@ -327,6 +327,26 @@ def test_non_positive_base_with_value_exponent():
         out.backward()
 
 
+@pytest.mark.parametrize("k, dy_dx", [(1.0, 1.0), (2.0, 0.0), (3.5, 0.0)])
+def test_zero_base_with_value_exponent(k, dy_dx):
+    # y = x ** k at x = 0: dy/dx = k·0^(k-1) by hand, dy/dk = y·ln x -> 0 (PyTorch gives the same)
+    x, e = Value(0.0), Value(k)
+    y = x ** e
+    y.backward()
+    assert (y.data, x.grad, e.grad) == (0.0, dy_dx, 0.0)
+    assert [g.data for g in grad(y, [x, e])] == [dy_dx, 0.0]
+    torch = pytest.importorskip("torch")
+    tx, te = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (0.0, k))
+    (tx ** te).backward()
+    assert (tx.grad.item(), te.grad.item()) == (dy_dx, 0.0)
+
+
+def test_zero_base_with_value_exponent_below_one_has_an_infinite_derivative():
+    y = Value(0.0) ** Value(0.5)
+    with pytest.raises(ValueError, match=r"\*\*: the derivative of x \*\* 0\.5 is infinite at x = 0"):
+        y.backward()
+
+
 def test_division_by_zero_names_op_and_value():
     with pytest.raises(ZeroDivisionError, match=r"/.*1\.5"):
         Value(1.5) / Value(0.0)

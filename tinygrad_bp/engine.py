@@ -89,6 +89,10 @@ def _pow(a, b):
 
 
 def _d_pow(a, b, out):
+    if _data(a) == 0 and _data(b) > 0:  # out = 0; out·ln a → 0 as a → 0+ (as PyTorch takes it)
+        if _data(b) < 1:
+            raise ValueError(f"**: the derivative of x ** {_fmt(_data(b))} is infinite at x = 0")
+        return (b * a ** (b - 1), 0.0)
     if _data(a) <= 0:
         raise ValueError(
             f"**: the base must be > 0 when the exponent is a Value (d/db a**b = a**b * ln a), got {_fmt(_data(a))}"
