@@ -1,11 +1,15 @@
 """write_atomic: all of the file or none of it; used by model files, SVG graphs and plots."""
 
 import os
+import stat
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tinygrad_bp.atomic import write_atomic
+from tinygrad_bp.atomic import check_writable, write_atomic
 from tinygrad_bp.engine import Value
+from tinygrad_bp.nn import MLP
 from tinygrad_bp.viz import to_svg
 
 
@@ -62,3 +66,137 @@ def test_to_svg_that_fails_to_write_keeps_the_old_svg(tmp_path, monkeypatch):
     assert target.read_text() == "<svg>old</svg>"
     svg = to_svg(y, target)
     assert target.read_text() == svg and "<svg" in svg
+
+
+# --- symlinks, special files and error messages ------------------------------------------------
+
+def test_a_symlink_is_followed_and_its_target_written(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "m.json"
+    target.write_text("old")
+    os.chmod(target, 0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    write_atomic(link, "new")
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text() == "new" and (os.stat(target).st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real"]
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["m.json"]
+
+
+def test_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "link.svg"
+    link.symlink_to("made.svg")
+    write_atomic(link, "<svg/>")
+    assert link.is_symlink() and (tmp_path / "made.svg").read_text() == "<svg/>"
+
+
+def test_a_fifo_is_refused_and_kept(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match=r"is not a regular file \(a FIFO\)") as info:
+        write_atomic(fifo, "x")
+    assert info.value.filename == str(fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+@pytest.fixture
+def dev_null_guard():
+    """Put /dev/null back as the character device 1,3 if a regression replaced it (and fail the test)."""
+    yield
+    if not stat.S_ISCHR(os.lstat("/dev/null").st_mode):
+        os.unlink("/dev/null")
+        os.mknod("/dev/null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        os.chmod("/dev/null", 0o666)
+        pytest.fail("write_atomic replaced /dev/null with a regular file (restored)")
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_dev_null_is_refused_and_stays_a_character_device(tmp_path, through_link, dev_null_guard):
+    path = "/dev/null"
+    if through_link:
+        path = str(tmp_path / "null.json")
+        os.symlink("/dev/null", path)
+    with pytest.raises(OSError, match=r"is not a regular file \(a character device\)") as info:
+        write_atomic(path, "x")
+    assert info.value.filename == path
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    if through_link:
+        assert "links to /dev/null" in str(info.value) and os.path.islink(path)
+
+
+def test_a_symlink_to_a_folder_is_refused(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "l").symlink_to(tmp_path / "d")
+    with pytest.raises(IsADirectoryError, match="is a folder") as info:
+        write_atomic(tmp_path / "l", "x")
+    assert info.value.filename == str(tmp_path / "l")
+    assert os.listdir(tmp_path / "d") == []
+
+
+def test_a_missing_folder_is_named_not_a_temporary_file(tmp_path):
+    path = tmp_path / "nope" / "m.json"
+    with pytest.raises(FileNotFoundError) as info:
+        MLP(2, [1]).save(path)
+    assert info.value.filename == str(path)
+    assert f"folder {tmp_path / 'nope'} does not exist" in str(info.value)
+    assert ".tmp-" not in str(info.value)
+
+
+def test_a_folder_that_is_a_file_is_named(tmp_path):
+    (tmp_path / "f").write_text("a file")
+    with pytest.raises(NotADirectoryError) as info:
+        write_atomic(tmp_path / "f" / "m.json", "x")
+    assert info.value.filename == str(tmp_path / "f" / "m.json") and ".tmp-" not in str(info.value)
+    assert (tmp_path / "f").read_text() == "a file"
+
+
+def test_a_folder_that_refuses_new_files_is_named_not_a_temporary_file():
+    with pytest.raises(OSError, match="cannot create a file in folder /proc") as info:
+        write_atomic("/proc/m.json", "x")
+    assert info.value.filename == "/proc/m.json" and ".tmp-" not in str(info.value)
+    with pytest.raises(OSError, match="cannot create a file in folder /proc"):
+        check_writable("/proc/m.json")
+
+
+def test_a_write_failure_names_the_users_path(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device", "/elsewhere/.tmp-abc")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError, match="No space left") as info:
+        write_atomic(tmp_path / "g.svg", "x")
+    assert info.value.errno == 28 and info.value.filename == str(tmp_path / "g.svg")
+
+
+def test_an_empty_path_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path / "..")
+    before = sorted(os.listdir("."))
+    with pytest.raises(ValueError, match="empty file name"):
+        write_atomic("", "x")
+    with pytest.raises(ValueError, match="empty file name"):
+        check_writable("")
+    assert sorted(os.listdir(".")) == before
+
+
+def test_check_writable_leaves_nothing_behind(tmp_path):
+    check_writable(tmp_path / "m.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.binary(max_size=200), st.booleans())
+def test_round_trip_through_a_symlink(data, through_link):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        target = os.path.join(d, "t.bin")
+        path = target
+        if through_link:
+            path = os.path.join(d, "l.bin")
+            os.symlink("t.bin", path)
+        write_atomic(path, data)
+        with open(target, "rb") as f:
+            assert f.read() == data
+        assert sorted(os.listdir(d)) == (["l.bin", "t.bin"] if through_link else ["t.bin"])

@@ -2,40 +2,109 @@
 
 The data goes to a temporary file in the target's folder, is flushed to disk,
 then renamed over the target. A failure at any step leaves an existing file at
-the target untouched and no temporary file behind.
+the target untouched and no temporary file behind. A symlink is followed (its
+final target is replaced, in the target's folder); a target that exists but is
+not a regular file (a folder, a device such as /dev/null, a FIFO, a socket) is
+refused. Errors name the caller's path, never the temporary file.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
+
+_KINDS = [(stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISSOCK, "a socket")]
+
+
+def _error(e: OSError, path: str, what: str) -> OSError:
+    """`e` again (same type and errno), naming `path` and saying `what` failed."""
+    return type(e)(e.errno, f"{what}: {e.strerror or e}", path)
+
+
+def check_target(path: str | os.PathLike[str]) -> tuple[str, os.stat_result | None]:
+    """The final target of `path` (symlinks followed) and its stat (None if it does not exist yet).
+
+    Raises ValueError for an empty path, IsADirectoryError for a folder, OSError
+    naming `path` for anything else that is not a regular file or cannot be
+    looked at, and FileNotFoundError / NotADirectoryError when its folder is missing.
+    Nothing is written.
+    """
+    path = os.fsdecode(os.fspath(path))
+    if not path:
+        raise ValueError("empty file name: give the path of a file to write")
+    target = os.path.realpath(path)
+    via = "" if target == os.path.abspath(path) else f"links to {target}, which "
+    try:
+        st: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:  # a symlink loop, a path through a file, no permission
+        raise _error(e, path, "cannot look at it") from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, f"{via}is a folder, not a file name", path)
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((name for test, name in _KINDS if test(st.st_mode)), "a special file")
+            raise OSError(errno.EINVAL, f"{via}is not a regular file ({kind}); give the name of a file", path)
+        return target, st
+    folder = os.path.dirname(target)
+    if not os.path.exists(folder):
+        raise FileNotFoundError(errno.ENOENT, f"folder {folder} does not exist", path)
+    if not os.path.isdir(folder):
+        raise NotADirectoryError(errno.ENOTDIR, f"{folder} is not a folder", path)
+    return target, None
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Check that `write_atomic(path, ...)` can create its file, by creating and removing one.
+
+    For checking output paths before long work; raises as `check_target`, and
+    OSError naming `path` when its folder does not accept a new file.
+    """
+    target, _ = check_target(path)
+    folder = os.path.dirname(target)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    except OSError as e:
+        raise _error(e, os.fsdecode(os.fspath(path)), f"cannot create a file in folder {folder}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
-    """Write `data` (text as UTF-8, or bytes) to `path` atomically, keeping an existing file's permissions."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file name", path)
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except OSError:
+    """Write `data` (text as UTF-8, or bytes) to `path` atomically, keeping an existing file's permissions.
+
+    A symlink's final target is written; a target that is not a regular file is
+    refused (see `check_target`).
+    """
+    target, st = check_target(path)
+    path = os.fsdecode(os.fspath(path))
+    if st is not None:
+        mode = st.st_mode & 0o777
+    else:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
+    folder = os.path.dirname(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(target)[1], dir=folder)
+    except OSError as e:
+        raise _error(e, path, f"cannot create a file in folder {folder}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise _error(e, path, "cannot write it") from None
         raise
