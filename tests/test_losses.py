@@ -116,3 +116,70 @@ def test_bce_bad_target_and_eps():
         bce(values([0.5, 0.5]), [1, 2])
     with pytest.raises(ValueError, match="eps must be in"):
         bce(values([0.5]), [1], eps=0.0)
+
+
+@pytest.mark.parametrize("p", [1.7, -0.3, 1.0 + 1e-12, -1e-300, math.nan])
+def test_bce_refuses_probabilities_outside_0_1_as_torch_does(torch, p):
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        torch.nn.functional.binary_cross_entropy(torch.tensor([0.5, p], dtype=torch.float64),
+                                                 torch.tensor([1.0, 1.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match=rf"bce: probabilities must be in \[0, 1\], got {p!r} at index 1"):
+        bce([Value(0.5), Value(p)], [1.0, 1.0])
+    with pytest.raises(ValueError, match=r"at index 0"):
+        bce(p, 1.0)  # a plain number as well
+
+
+def test_bce_edges_0_and_1_are_still_clamped_inside():
+    # p = 1 with t = 1: -ln(1 - 1e-7); p = 0 with t = 0: -ln(1 - 1e-7) too
+    loss = bce(values([1.0, 0.0]), [1.0, 0.0])
+    assert math.isclose(loss.data, -math.log(1 - 1e-7), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("targets, message", [
+    (None, r"bce: targets\[0\] must be a Value or a number, got NoneType None"),
+    ([object()], r"bce: targets\[0\] must be a Value or a number, got object"),
+    ("1", "bce: targets must be Values or numbers, got str '1'"),
+    (["1"], r"bce: targets\[0\] must be a Value or a number, got str '1'"),
+])
+def test_bce_bad_target_types_are_named(targets, message):
+    with pytest.raises(TypeError, match=message):
+        bce(Value(0.5), targets)
+    with pytest.raises(TypeError, match=r"bce: probs\[0\] must be a Value or a number, got str '0.5'"):
+        bce(["0.5"], [1.0])
+
+
+def test_bce_numpy_targets_and_value_targets_by_hand():
+    np = pytest.importorskip("numpy")
+    p = values([0.8, 0.25])
+    loss = bce(p, np.array([1.0, 0.0]))
+    # -(ln 0.8 + ln 0.75) / 2; d/dp of -(1/2) ln p = -1/(2p), of -(1/2) ln(1 - p) = 1/(2(1 - p))
+    assert math.isclose(loss.data, -(math.log(0.8) + math.log(0.75)) / 2, rel_tol=1e-15)
+    loss.backward()
+    assert [v.grad for v in p] == pytest.approx([-1 / 1.6, 1 / 1.5], rel=1e-14)
+    t = Value(0.3)
+    bce(Value(0.8), t).backward()
+    assert t.grad == pytest.approx(-math.log(4.0), rel=1e-14)  # dL/dt = -(ln p - ln(1 - p)) = -ln(0.8/0.2)
+
+
+@pytest.mark.parametrize("label", [0, 0.3, 2, -2.0, math.nan, True, None, Value(0.5)])
+def test_hinge_labels_must_be_plus_or_minus_one(label):
+    shown = f"Value {label.data!r}" if isinstance(label, Value) else repr(label)
+    with pytest.raises(ValueError, match=rf"hinge: labels must be -1 or \+1, got {shown} at index 1"):
+        hinge(values([0.3, 0.3]), [1, label])
+
+
+def test_hinge_string_labels_are_refused():
+    with pytest.raises(TypeError, match="hinge: labels must be Values or numbers, got str '1'"):
+        hinge(Value(0.3), "1")
+    with pytest.raises(ValueError, match="got '1' at index 0"):
+        hinge(Value(0.3), ["1"])
+
+
+def test_hinge_accepts_numpy_ints_and_values_as_labels():
+    np = pytest.importorskip("numpy")
+    s = values([0.25, 0.5])
+    loss = hinge(s, [np.int64(1), Value(-1.0)])
+    # relu(1 - 0.25) + relu(1 + 0.5) = 2.25, mean 1.125
+    assert loss.data == 1.125
+    loss.backward()
+    assert [v.grad for v in s] == [-0.5, 0.5]

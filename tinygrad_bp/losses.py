@@ -15,7 +15,11 @@ from tinygrad_bp.nn import unit_name
 Outputs = Value | Sequence[Value]
 
 
-def _pair(name: str, outputs: Any, targets: Any) -> tuple[list[Any], list[Any]]:
+def _pair(name: str, outputs: Any, targets: Any,
+          names: tuple[str, str] = ("outputs", "targets")) -> tuple[list[Any], list[Any]]:
+    for what, x in zip(names, (outputs, targets)):
+        if isinstance(x, (str, bytes)):
+            raise TypeError(f"{name}: {what} must be Values or numbers, got {type(x).__name__} {x!r:.40}")
     outs = [outputs] if isinstance(outputs, Value) or not hasattr(outputs, "__len__") else list(outputs)
     tgts = [targets] if isinstance(targets, Value) or not hasattr(targets, "__len__") else list(targets)
     if len(outs) != len(tgts):
@@ -23,6 +27,15 @@ def _pair(name: str, outputs: Any, targets: Any) -> tuple[list[Any], list[Any]]:
     if not outs:
         raise ValueError(f"{name}: no outputs")
     return outs, tgts
+
+
+def _number(name: str, what: str, k: int, x: Any) -> float:
+    """The float of a Value or a real number (not a str, bool or None); TypeError naming what[k] else."""
+    if isinstance(x, Value):
+        return x.data
+    if isinstance(x, (str, bytes, bool)) or not hasattr(type(x), "__float__"):
+        raise TypeError(f"{name}: {what}[{k}] must be a Value or a number, got {type(x).__name__} {x!r:.40}")
+    return float(x)
 
 
 def sse(outputs: Outputs, targets: Sequence[Any] | Any) -> Value:
@@ -49,8 +62,17 @@ def mse(outputs: Outputs, targets: Sequence[Any] | Any) -> Value:
 
 
 def hinge(scores: Outputs, labels: Sequence[Any] | Any) -> Value:
-    """Max-margin loss (1/n) Σ relu(1 − y·score) with labels y = ±1 (micrograd's demo loss)."""
-    outs, ys = _pair("hinge", scores, labels)
+    """Max-margin loss (1/n) Σ relu(1 − y·score) with labels y = ±1 (micrograd's demo loss).
+
+    A label other than -1 or +1 (a number or a Value) is a ValueError naming its index.
+    """
+    outs, ys = _pair("hinge", scores, labels, ("scores", "labels"))
+    for k, y in enumerate(ys):
+        yd = y.data if isinstance(y, Value) else y
+        number = not isinstance(yd, (str, bytes, bool)) and hasattr(type(yd), "__float__")
+        if not (number and float(yd) in (-1.0, 1.0)):
+            shown = f"Value {yd!r:.40}" if isinstance(y, Value) else f"{y!r:.40}"
+            raise ValueError(f"hinge: labels must be -1 or +1, got {shown} at index {k}")
     out = Value.sum([(1 - y * s).relu() for s, y in zip(outs, ys)]) * (1.0 / len(outs))
     out.label = "hinge"
     return out
@@ -59,20 +81,24 @@ def hinge(scores: Outputs, labels: Sequence[Any] | Any) -> Value:
 def bce(probs: Outputs, targets: Sequence[Any] | Any, eps: float = 1e-7) -> Value:
     """Binary cross-entropy −(1/n) Σ [t ln p + (1 − t) ln(1 − p)] on probabilities p.
 
-    p is clamped to [eps, 1 − eps] (as torch.clamp: zero gradient where clamped),
+    p must lie in [0, 1] and t in [0, 1] (else ValueError naming the index, as PyTorch refuses
+    them); p is clamped to [eps, 1 − eps] (as torch.clamp: zero gradient where clamped),
     so p = 0 or 1 gives a large finite loss instead of log(0).
     """
     if not 0.0 < eps < 0.5:
         raise ValueError(f"bce: eps must be in (0, 0.5), got {eps!r}")
-    outs, tgts = _pair("bce", probs, targets)
+    outs, tgts = _pair("bce", probs, targets, ("probs", "targets"))
     terms = []
     for k, (p, t) in enumerate(zip(outs, tgts)):
-        pd = p.data if isinstance(p, Value) else float(p)
-        td = t.data if isinstance(t, Value) else float(t)
+        pd = _number("bce", "probs", k, p)
+        td = _number("bce", "targets", k, t)
+        if not 0.0 <= pd <= 1.0:
+            raise ValueError(f"bce: probabilities must be in [0, 1], got {pd!r} at index {k}")
         if not 0.0 <= td <= 1.0:
             raise ValueError(f"bce: targets must be in [0, 1], got {td!r} at index {k}")
+        t = t if isinstance(t, Value) else td
         if not isinstance(p, Value):
-            p = Value(p)
+            p = Value(pd)
         if pd < eps:
             p = p * 0.0 + eps
         elif pd > 1.0 - eps:
