@@ -82,7 +82,7 @@ def test_adam_first_step_is_lr_times_sign():
     # after bias correction the first Adam step is lr * g / (|g| + eps)
     ps = [Value(1.0), Value(-1.0)]
     ps[0].grad, ps[1].grad = 3.0, -0.5
-    Adam(ps, lr=0.01, eps=0.0).step()
+    Adam(ps, lr=0.01, eps=1e-300).step()
     assert [p.data for p in ps] == pytest.approx([0.99, -0.99], rel=1e-14)
 
 
@@ -103,6 +103,15 @@ def test_accepts_a_module_and_zero_grad():
         (lambda ps: SGD(ps, lr=0.1, momentum=-0.5), "momentum"),
         (lambda ps: SGD(ps, lr=0.1, weight_decay=-1), "weight_decay"),
         (lambda ps: SGD(ps, lr="fast"), "lr"),
+        (lambda ps: SGD(ps, lr="0.1"), "lr must be a real number .*got str '0.1'"),
+        (lambda ps: SGD(ps, lr=True), "lr must be a real number .*got bool True"),
+        (lambda ps: SGD(ps, lr=None), "lr must be a real number .*got NoneType"),
+        (lambda ps: SGD(ps, lr=0.1, momentum="0.9"), "momentum must be a real number"),
+        (lambda ps: SGD(ps, lr=0.1, weight_decay=False), "weight_decay must be a real number"),
+        (lambda ps: Adam(ps, betas=("0.9", 0.999)), r"betas\[0\] must be a real number"),
+        (lambda ps: Adam(ps, eps="1e-8"), "eps must be a real number"),
+        (lambda ps: Adam(ps, eps=0), r"eps must be > 0 \(it keeps the step .* finite .*got 0"),
+        (lambda ps: Adam(ps, eps=0.0), "eps must be > 0"),
         (lambda ps: Adam(ps, lr=-1e-3), "lr"),
         (lambda ps: Adam(ps, betas=(1.0, 0.999)), r"betas\[0\]"),
         (lambda ps: Adam(ps, betas=(0.9, -0.1)), r"betas\[1\]"),
@@ -121,3 +130,83 @@ def test_bad_params():
         SGD([], lr=0.1)
     with pytest.raises(TypeError, match=r"params\[1\] must be a Value, got float"):
         Adam([Value(1.0), 2.0])
+
+
+def test_adam_eps_0_is_refused_where_torch_gives_nan():
+    # torch accepts eps=0 and turns a parameter whose gradient is 0 into NaN (0/0); we refuse eps=0
+    torch = pytest.importorskip("torch")
+    w = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    w.grad = torch.tensor(0.0, dtype=torch.float64)
+    torch.optim.Adam([w], eps=0).step()
+    assert math.isnan(w.item())
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        Adam([Value(1.0)], eps=0)
+
+
+def test_numpy_scalar_hyper_parameters_are_accepted():
+    np = pytest.importorskip("numpy")
+    p = Value(2.0)
+    opt = SGD([p], lr=np.float32(0.5), momentum=np.int64(0), weight_decay=np.float64(0.25))
+    assert type(opt.lr) is float and opt.lr == 0.5
+    p.grad = 1.0
+    opt.step()  # 2 - 0.5·(1 + 0.25·2)
+    assert p.data == 1.25
+    adam = Adam([Value(1.0)], lr=np.float64(0.01), betas=(np.float32(0.5), 0.9), eps=np.float64(1e-8))
+    assert adam.betas == (0.5, 0.9)
+
+
+def test_duplicate_parameters_are_refused_by_index():
+    q, a = Value(1.0), Value(2.0)
+    q.grad = 1.0
+    with pytest.raises(ValueError, match=r"^SGD: params\[0\] and params\[1\] are the same Value"):
+        SGD([q, q], lr=0.1)
+    with pytest.raises(ValueError, match=r"^Adam: params\[1\], params\[3\] and params\[4\] are the same Value"):
+        Adam([a, q, Value(3.0), q, q])
+    assert q.data == 1.0
+    # equal numbers in different Values are different parameters
+    SGD([Value(1.0), Value(1.0)], lr=0.1)
+
+
+def test_torch_warns_about_duplicate_parameters():
+    torch = pytest.importorskip("torch")
+    w = torch.tensor(1.0, requires_grad=True)
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        torch.optim.SGD([w, w], lr=0.1)
+
+
+def state(opt):
+    """A copy of the optimizer's state: velocity (SGD), t, m and v (Adam)."""
+    names = ("_velocity", "t", "_m", "_v")
+    return [list(x) if isinstance(x, list) else x for x in (getattr(opt, n, None) for n in names)]
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1), lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: Adam(ps, lr=0.1)], ids=["sgd", "sgd-momentum", "adam"])
+def test_a_failing_step_changes_nothing(make):
+    ps = [Value(1.0), Value(2.0), Value(3.0)]
+    opt = make(ps)
+    for p in ps:
+        p.grad = 0.5
+    opt.step()  # one good step, so there is optimizer state to keep
+    data, before = [p.data for p in ps], state(opt)
+    ps[0].grad, ps[1].grad, ps[2].grad = 1.0, None, 1.0
+    with pytest.raises(TypeError, match=r"step: params\[1\]\.grad must be a number, got NoneType"):
+        opt.step()
+    assert [p.data for p in ps] == data and state(opt) == before
+    ps[1].grad = 1e200 if isinstance(opt, Adam) else -1e308  # g² overflows (Adam); the step overflows (SGD)
+    ps[1].data = data[1] = 1.75e308  # SGD: 1.75e308 + 0.1·1e308 > the largest float
+    with pytest.raises(OverflowError, match=r"params\[1\].*no parameter was changed"):
+        opt.step()
+    assert [p.data for p in ps] == data and state(opt) == before
+    ps[1].grad = math.nan
+    with pytest.raises(ValueError, match=r"params\[1\] would become nan .*no parameter was changed"):
+        opt.step()
+    assert [p.data for p in ps] == data
+
+
+def test_sgd_overflow_by_hand():
+    p = Value(1e308)
+    p.grad = -1e308
+    with pytest.raises(OverflowError, match=r"SGD\.step: params\[0\] would become inf \(data 1e\+308, grad -1e\+308\)"):
+        SGD([p], lr=1.0).step()
+    assert p.data == 1e308

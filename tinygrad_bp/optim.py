@@ -2,23 +2,30 @@
 
 The update rules follow torch.optim (SGD with dampening 0, no Nesterov; Adam
 with L2 weight decay added to the gradient), so results can be checked against it.
+A `step()` computes every new value first and assigns them only when all are
+finite, so an error leaves parameters and optimizer state as they were.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
 from tinygrad_bp.engine import Value
 
 
+def _real(value: Any) -> bool:
+    """An int, a float or a numpy integer/float scalar; not a bool, str or anything else."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _check(name: str, value: Any, low: float, high: float | None = None) -> float:
     """value as a finite float in [low, high) (high None: no upper bound); else ValueError naming it."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not _real(value):
+        raise ValueError(f"{name} must be a real number (int or float), got {type(value).__name__} {value!r:.40}")
+    x = float(value)
     if not (x >= low and (high is None or x < high)) or not math.isfinite(x):
         bound = f"[{low}, {'inf' if high is None else high})"
         raise ValueError(f"{name} must be in {bound}, got {value!r}")
@@ -32,11 +39,19 @@ class Optimizer:
         if hasattr(params, "parameters") and callable(params.parameters):
             params = params.parameters()  # a Module
         self.params = list(params)
+        name = type(self).__name__
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise ValueError(f"{name}: got an empty parameter list")
+        seen: dict[int, list[int]] = {}
         for i, p in enumerate(self.params):
             if not isinstance(p, Value):
-                raise TypeError(f"{type(self).__name__}: params[{i}] must be a Value, got {type(p).__name__}")
+                raise TypeError(f"{name}: params[{i}] must be a Value, got {type(p).__name__}")
+            seen.setdefault(id(p), []).append(i)
+        for indexes in seen.values():
+            if len(indexes) > 1:
+                where = ", ".join(f"params[{i}]" for i in indexes[:-1]) + f" and params[{indexes[-1]}]"
+                raise ValueError(f"{name}: {where} are the same Value; each step would update it "
+                                 f"{len(indexes)} times (pass each parameter once)")
 
     def zero_grad(self) -> None:
         """Set every parameter's `.grad` to 0."""
@@ -45,6 +60,30 @@ class Optimizer:
 
     def step(self) -> None:
         raise NotImplementedError
+
+    def _grads(self) -> list[float]:
+        """Every parameter's `.grad` as a float (TypeError naming a parameter whose grad is not a number)."""
+        grads = []
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if type(g) is not float:
+                if not _real(g):
+                    raise TypeError(f"{type(self).__name__}.step: params[{i}].grad must be a number, "
+                                    f"got {type(g).__name__} {g!r:.40}")
+                g = float(g)
+            grads.append(g)
+        return grads
+
+    def _assign(self, new: list[float], grads: list[float]) -> None:
+        """Write the new values, or raise naming the first non-finite one and write nothing."""
+        for i, (p, x, g) in enumerate(zip(self.params, new, grads)):
+            if not math.isfinite(x):
+                what = f"{type(self).__name__}.step: params[{i}] would become {x!r} (data {p.data!r}, grad {g!r})"
+                if math.isfinite(p.data) and math.isfinite(g):
+                    raise OverflowError(f"{what}: the update overflows a float; no parameter was changed")
+                raise ValueError(f"{what}: a non-finite data or grad; no parameter was changed")
+        for p, x in zip(self.params, new):
+            p.data = x
 
 
 class SGD(Optimizer):
@@ -58,25 +97,24 @@ class SGD(Optimizer):
         self._velocity: list[float] | None = None
 
     def step(self) -> None:
-        """One update of every parameter from its current `.grad`."""
+        """One update of every parameter from its current `.grad` (all or nothing)."""
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        raw = self._grads()
+        grads = [g + wd * p.data for p, g in zip(self.params, raw)] if wd else raw
         if mu == 0.0:
-            for p in self.params:
-                p.data -= lr * (p.grad + wd * p.data if wd else p.grad)
+            self._assign([p.data - lr * g for p, g in zip(self.params, grads)], raw)
             return
-        first = self._velocity is None
-        if first:
-            self._velocity = [0.0] * len(self.params)
-        vel = self._velocity
-        for i, p in enumerate(self.params):
-            g = p.grad + wd * p.data if wd else p.grad
-            v = g if first else mu * vel[i] + g
-            vel[i] = v
-            p.data -= lr * v
+        vel = list(grads) if self._velocity is None else [mu * v + g for v, g in zip(self._velocity, grads)]
+        self._assign([p.data - lr * v for p, v in zip(self.params, vel)], raw)
+        self._velocity = vel
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba) with bias correction; weight_decay adds weight_decay·p to the gradient."""
+    """Adam (Kingma & Ba) with bias correction; weight_decay adds weight_decay·p to the gradient.
+
+    eps must be > 0 (torch.optim.Adam allows 0): it keeps lr·m̂/(√v̂ + eps) finite for a
+    parameter whose gradients have all been 0.
+    """
 
     def __init__(self, params: Iterable[Value] | Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
@@ -88,21 +126,29 @@ class Adam(Optimizer):
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}") from None
         self.betas = (_check("betas[0]", b1, 0.0, 1.0), _check("betas[1]", b2, 0.0, 1.0))
         self.eps = _check("eps", eps, 0.0)
+        if self.eps == 0.0:
+            raise ValueError("eps must be > 0 (it keeps the step lr·m̂/(√v̂ + eps) finite for a parameter "
+                             f"whose gradients so far were all 0), got {eps!r}")
         self.weight_decay = _check("weight_decay", weight_decay, 0.0)
         self.t = 0
         self._m = [0.0] * len(self.params)
         self._v = [0.0] * len(self.params)
 
     def step(self) -> None:
-        """One update of every parameter from its current `.grad`."""
+        """One update of every parameter from its current `.grad` (all or nothing)."""
         b1, b2 = self.betas
         lr, eps, wd = self.lr, self.eps, self.weight_decay
-        self.t += 1
-        step_size = lr / (1.0 - b1 ** self.t)
-        bc2_sqrt = math.sqrt(1.0 - b2 ** self.t)
-        m, v = self._m, self._v
-        for i, p in enumerate(self.params):
-            g = p.grad + wd * p.data if wd else p.grad
-            m[i] = b1 * m[i] + (1.0 - b1) * g
-            v[i] = b2 * v[i] + (1.0 - b2) * g * g
-            p.data -= step_size * m[i] / (math.sqrt(v[i]) / bc2_sqrt + eps)
+        raw = self._grads()
+        grads = [g + wd * p.data for p, g in zip(self.params, raw)] if wd else raw
+        t = self.t + 1
+        step_size = lr / (1.0 - b1 ** t)
+        bc2_sqrt = math.sqrt(1.0 - b2 ** t)
+        m = [b1 * mi + (1.0 - b1) * g for mi, g in zip(self._m, grads)]
+        v = [b2 * vi + (1.0 - b2) * g * g for vi, g in zip(self._v, grads)]
+        for i, (vi, g) in enumerate(zip(v, raw)):
+            if vi == math.inf and math.isfinite(g):  # g² overflowed: the step would silently be 0
+                raise OverflowError(f"Adam.step: the squared gradient of params[{i}] overflows a float "
+                                    f"(grad {g!r}); no parameter was changed")
+        self._assign([p.data - step_size * mi / (math.sqrt(vi) / bc2_sqrt + eps)
+                      for p, mi, vi in zip(self.params, m, v)], raw)
+        self.t, self._m, self._v = t, m, v
