@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_bp import Value, grad
+from tinygrad_bp.nn import MLP
 
 try:  # only the PyTorch cross-check needs torch: without it that one test skips, not the whole file
     import torch
@@ -345,6 +346,66 @@ def test_zero_base_with_value_exponent_below_one_has_an_infinite_derivative():
     y = Value(0.0) ** Value(0.5)
     with pytest.raises(ValueError, match=r"\*\*: the derivative of x \*\* 0\.5 is infinite at x = 0"):
         y.backward()
+
+
+def test_relu_keeps_nan_as_torch_does():
+    x = Value(math.nan)
+    y = x.relu()
+    y.backward()
+    assert math.isnan(y.data) and x.grad == 1.0  # the gradient passes: NaN <= 0 is false
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(math.nan, dtype=torch.float64, requires_grad=True)
+    torch.relu(t).backward()
+    assert math.isnan(torch.relu(t).item()) and t.grad.item() == 1.0
+    net = MLP(2, [3, 1], seed=0)([math.nan, 0.5])  # a NaN input reaches the output
+    assert math.isnan(net.data)
+
+
+def test_x_to_the_zero_has_derivative_zero_everywhere():
+    # d/dx Σ c_k x^k at x = 0 is c_1 (here 2.0); the k = 0 term contributes 0, not an "infinite" derivative
+    for x0 in (0.0, -2.5, 3.0):
+        x = Value(x0)
+        Value.sum([c * x ** k for k, c in enumerate([1.0, 2.0, 3.0])]).backward()
+        assert x.grad == 2.0 + 6.0 * x0
+        x = Value(x0)
+        (x ** 0).backward()
+        assert math.copysign(1.0, x.grad) == 1.0 and x.grad == 0.0  # +0.0, as torch's pow backward
+
+
+@pytest.mark.parametrize("build", [lambda x: 1 / x, lambda x: x.log(), lambda x: 1 / x - 1 / x, lambda x: x ** -1.5],
+                         ids=["1/x", "log", "1/x-1/x", "x**-1.5"])
+def test_a_local_derivative_that_overflows_is_an_error_not_a_silent_inf(build):
+    # at x = 1e-200 (log: 1e-320) the values are finite, but d/dx 1/x = -1e400, d/dx log x = 1e320 overflow
+    x = Value(1e-320 if build(Value(2.0)).op == "log" else 1e-200)
+    w = Value(2.0)
+    w.grad = 0.25
+    y = build(x) * w
+    assert math.isfinite(y.data)
+    with pytest.raises(OverflowError, match=r"^(/|log|\*\*): a local derivative overflows a float at inputs"):
+        y.backward()
+    assert x.grad == 0.0 and w.grad == 0.25  # the failed pass changed no leaf
+    with pytest.raises(OverflowError, match="a local derivative overflows a float"):
+        grad(y, [x])
+
+
+def test_user_given_inf_and_nan_still_propagate_through_local_derivatives():
+    x = Value(math.inf)
+    (1 / x).backward()
+    assert x.grad == 0.0  # -1/x² at inf, as IEEE says
+    assert math.isnan((Value(2.0) ** math.nan).data) and (Value(2.0) ** math.inf).data == math.inf
+
+
+def test_grad_accepts_any_iterable_of_inputs():
+    x, y = Value(3.0), Value(-2.0)
+    out = x * x * y
+    assert [g.data for g in grad(out, (v for v in [x, y]))] == [2 * 3.0 * -2.0, 9.0]
+
+
+def test_an_int_too_large_for_a_float_names_the_op():
+    with pytest.raises(OverflowError, match=r"^Value: the int is too large for a float"):
+        Value(10 ** 400)
+    with pytest.raises(OverflowError, match=r"^\+: the int is too large for a float"):
+        Value(2.0) + 10 ** 400
 
 
 def test_division_by_zero_names_op_and_value():

@@ -163,6 +163,14 @@ def test_bad_arguments():
         MLP(0, [2])
     with pytest.raises(ValueError, match="nout must be a positive int"):
         MLP(2, [2, 0])
+    with pytest.raises(ValueError, match=r"MLP: nouts must be a list of layer sizes .*got 3"):
+        MLP(2, 3)
+    with pytest.raises(ValueError, match=r"nout must be a positive int for each layer \(nouts\[1\]\), got float 2.5"):
+        MLP(2, [4, 2.5])
+    with pytest.raises(ValueError, match=r"nout must be a positive int for each layer \(nouts\[0\]\), got bool"):
+        MLP(2, [True])
+    with pytest.raises(ValueError, match="Layer: nin must be a positive int, got int 0"):
+        Layer(0, 2)
     with pytest.raises(ValueError, match="at least one layer"):
         MLP(2, [])
     with pytest.raises(TypeError, match="expected an int or float, got str"):
@@ -198,6 +206,13 @@ def test_a_model_without_hidden_layers_keeps_its_hidden_activation_setting():
     assert model.activation == "tanh" and model.output_activation == "sigmoid"
     model.activation = "relu"
     assert model.activation == "relu" and model.layers[0].neurons[0].activation == "sigmoid"
+
+
+def test_numpy_integer_sizes_are_plain_ints():
+    model = MLP(np.int64(2), np.array([3, 1]), seed=0)
+    assert (model.nin, model.nouts) == (2, [3, 1]) and type(model.nouts[0]) is int
+    assert model.config == MLP(2, [3, 1]).config
+    assert [p.data for p in model.parameters()] == [p.data for p in MLP(2, [3, 1], seed=0).parameters()]
 
 
 def test_zero_grad():

@@ -107,6 +107,8 @@ def _d_pow_const(k: float) -> Callable[..., tuple]:
     def local(x, out):
         if k == 1:
             return (1.0,)
+        if k == 0:  # x ** 0 = 1 everywhere, also at x = 0
+            return (0.0,)
         if k < 1 and _data(x) == 0:
             raise ValueError(f"**: the derivative of x ** {_fmt(k)} is infinite at x = 0")
         return (k * x ** (k - 1),)
@@ -169,7 +171,8 @@ def _sigmoid(x):
 
 SIGMOID = Op("sigmoid", _sigmoid, lambda x, out: (out * (1.0 - out),))
 
-RELU = Op("relu", lambda x: x if x > 0 else 0.0, lambda x, out: (1.0 if _data(x) > 0 else 0.0,))
+# relu: NaN stays NaN and passes its gradient on (NaN <= 0 is false), as in PyTorch
+RELU = Op("relu", lambda x: 0.0 if x <= 0 else x, lambda x, out: (0.0 if _data(x) <= 0 else 1.0,))
 
 
 def _sum(*xs):
@@ -221,6 +224,8 @@ def _check_number(x: Any, what: str) -> float:
         return float(x)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} ({e})") from None
+    except OverflowError:
+        raise OverflowError(f"{what}: the {type(x).__name__} is too large for a float (|x| > 1.8e308)") from None
 
 
 def _binary_method(op: Op) -> Callable[[Value, Any], Value]:
@@ -433,10 +438,10 @@ class Value:
                     prev[0].grad += g * (1.0 - o * o)
                 elif op is RELU:
                     c = prev[0]
-                    if c.data > 0:
-                        c.grad += g
-                    else:
+                    if c.data <= 0:
                         c.grad += g * 0.0
+                    else:
+                        c.grad += g
                 elif op is SIGMOID:
                     o = v.data
                     prev[0].grad += g * (o * (1.0 - o))
@@ -447,11 +452,8 @@ class Value:
                 elif op is SUM:
                     for c in prev:
                         c.grad += g
-                elif len(prev) == 1:
-                    c = prev[0]
-                    c.grad += g * op.local(c.data, v.data)[0]
                 else:
-                    for c, p in zip(prev, op.local(*[c.data for c in prev], v.data)):
+                    for c, p in zip(prev, _local_floats(v)):
                         c.grad += g * p
         except BaseException:
             _restore_leaves(self, kept)  # a failed pass leaves the leaves' gradients as they were
@@ -488,9 +490,27 @@ def _refuse_overflow(op: Op, data: float, prev: tuple[Value, ...]) -> None:
 
     Inputs that are already inf or NaN (put there by the user) propagate as in IEEE arithmetic.
     """
-    if all(math.isfinite(v.data) for v in prev):
+    if all(math.isfinite(v.data) for v in prev) and math.isfinite(getattr(op, "exponent", 0.0)):
         shown = ", ".join(_fmt(v.data) for v in prev[:4]) + (", ..." if len(prev) > 4 else "")
         raise OverflowError(f"{op.name}: the result {_fmt(data)} overflows a float (inputs {shown})")
+
+
+def _local_floats(v: Value) -> Sequence[float]:
+    """∂v/∂input for each input of v, as floats; one that overflows from finite data is an OverflowError.
+
+    (1/x at x = 1e-200 has the finite value -1e200 but the derivative -1e400: never a silent inf.)
+    """
+    op, data = v._op, [c.data for c in v._prev]
+    try:
+        partials = op.local(*data, v.data)
+    except OverflowError:
+        partials = None
+    if partials is None or not all(map(math.isfinite, partials)):
+        if all(map(math.isfinite, data)) and math.isfinite(v.data) and math.isfinite(getattr(op, "exponent", 0.0)):
+            shown = ", ".join(_fmt(x) for x in data[:4]) + (", ..." if len(data) > 4 else "")
+            raise OverflowError(f"{op.name}: a local derivative overflows a float at inputs {shown} "
+                                f"(output {_fmt(v.data)})") from None
+    return partials
 
 
 def _lift(x: Any, op: str) -> Value:
@@ -577,6 +597,7 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
     """
     if not isinstance(output, Value):
         raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
+    inputs = list(inputs)  # read twice below (a generator would give [] the second time)
     for i, x in enumerate(inputs):
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
@@ -587,10 +608,7 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
         if op is None or g is None:
             continue
         prev = v._prev
-        if create_graph:
-            partials = op.local(*prev, v)
-        else:
-            partials = op.local(*[c.data for c in prev], v.data)
+        partials = op.local(*prev, v) if create_graph else _local_floats(v)
         for c, p in zip(prev, partials):
             contrib = g * p
             old = grads.get(c)

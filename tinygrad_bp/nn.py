@@ -12,6 +12,7 @@ no activation node: its net node is its output.
 
 from __future__ import annotations
 
+import operator
 import os
 import random
 from collections.abc import Iterator, Sequence
@@ -32,6 +33,13 @@ def _activation_op(activation: str) -> Op | None:
 def _as_value(x: Any, label: str) -> Value:
     """x as a Value: Values pass through, numbers (also numpy scalars) become float leaves labelled `label`."""
     return x if isinstance(x, Value) else Value(x, label=label)  # Value checks the type, stores a plain float
+
+
+def _size(n: Any, what: str, where: str = "") -> int:
+    """n as a positive int (numpy integers too; not bools, floats or strings); ValueError naming `what`."""
+    if isinstance(n, bool) or not hasattr(type(n), "__index__") or operator.index(n) < 1:
+        raise ValueError(f"{what} must be a positive int{where}, got {type(n).__name__} {n!r:.40}")
+    return operator.index(n)
 
 
 def _shared_activation(neurons: Sequence[Neuron]) -> str:
@@ -72,8 +80,7 @@ class Neuron(Module):
     """One unit: net = Σ w_i·x_i + b (one node), then a = activation(net)."""
 
     def __init__(self, nin: int, activation: str = "relu", name: str = "n", rng: random.Random | None = None):
-        if not isinstance(nin, int) or isinstance(nin, bool) or nin < 1:
-            raise ValueError(f"Neuron: nin must be a positive int, got {nin!r}")
+        nin = _size(nin, "Neuron: nin")
         self.activation = activation
         self.nin = nin
         uniform = (rng or random.Random()).uniform
@@ -135,8 +142,8 @@ class Layer(Module):
 
     def __init__(self, nin: int, nout: int, activation: str = "relu", rng: random.Random | None = None,
                  names: Sequence[str] | None = None):
-        if not isinstance(nout, int) or isinstance(nout, bool) or nout < 1:
-            raise ValueError(f"Layer: nout must be a positive int, got {nout!r}")
+        nin = _size(nin, "Layer: nin")
+        nout = _size(nout, "Layer: nout")
         if names is None:
             names = [f"n{j + 1}" for j in range(nout)]
         elif len(names) != nout:
@@ -187,9 +194,10 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
                  output_activation: str = "linear", seed: int | None = None):
-        if not isinstance(nin, int) or isinstance(nin, bool) or nin < 1:
-            raise ValueError(f"MLP: nin must be a positive int, got {nin!r}")
-        nouts = list(nouts)
+        nin = _size(nin, "MLP: nin")
+        if isinstance(nouts, (str, bytes)) or not hasattr(nouts, "__iter__"):
+            raise ValueError(f"MLP: nouts must be a list of layer sizes (e.g. [16, 16, 1]), got {nouts!r:.40}")
+        nouts = [_size(n, "MLP: nout", f" for each layer (nouts[{i}])") for i, n in enumerate(nouts)]
         if not nouts:
             raise ValueError("MLP: nouts must list at least one layer size")
         _activation_op(activation)
