@@ -91,7 +91,7 @@ def test_users_grads_and_data_are_left_alone():
 def test_type_errors():
     with pytest.raises(TypeError, match="must return one scalar Value, got float"):
         gradcheck(lambda x: x.data * 2, [1.0])
-    with pytest.raises(TypeError, match=r"inputs\[1\] must be a Value or an int/float, got str"):
+    with pytest.raises(TypeError, match=r"inputs\[1\] must be a Value or an int/float \(numpy scalars too\), got str"):
         gradcheck(lambda x, y: x * y, [1.0, "2"])
     with pytest.raises(TypeError, match="inputs must be a sequence"):
         gradcheck(lambda x: x, 1.0)
@@ -134,3 +134,41 @@ def test_gradgradcheck_mixed_entries_by_hand():
     index, labels, value, analytic, numeric, *_, mark = table_row(str(info.value), "1,0")
     assert (float(value), float(analytic), mark) == (3.0, 3.0, "✗")
     assert float(numeric) == pytest.approx(6.0, rel=1e-7)
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+def test_a_probe_outside_the_domain_names_the_probe(check):
+    # log at x = 1e-7 is fine, but the probe x - eps = 1e-7 - 1e-6 = -9e-7 is not
+    who = check.__name__
+    with pytest.raises(ValueError) as info:
+        check(lambda a, x: a * x.log(), [2.0, 1e-7], raise_exception=False)
+    message = str(info.value)
+    assert message.startswith(f"{who}: the central-difference probe x - eps = 1e-07 - 1e-06 = -9e-07 of inputs[1] ")
+    assert "is outside f's domain" in message and "use a smaller eps or check a point farther" in message
+    assert isinstance(info.value.__cause__, ValueError)
+    assert "log: input must be > 0, got -9e-07" in str(info.value.__cause__)
+    # the suggested smaller eps works: d/dx log x = 1/x = 1e7, d²/dx² = -1/x² = -1e14
+    assert check(lambda a, x: a * x.log(), [2.0, 1e-7], eps=1e-9)
+
+
+def test_a_probe_that_divides_by_zero_names_the_probe():
+    with pytest.raises(ValueError, match=r"^gradcheck: the central-difference probe x - eps = 1e-06 - 1e-06 = 0\.0 "
+                                         r"of inputs\[0\] is outside f's domain \(ZeroDivisionError: /: division"):
+        gradcheck(lambda x: 1 / x, [1e-6])
+    # an error at the point itself is f's own, not a probe's
+    with pytest.raises(ValueError, match="^log: input must be > 0, got -1.0"):
+        gradcheck(lambda x: x.log(), [-1.0])
+
+
+def test_numpy_scalars_are_inputs_and_settings():
+    np = pytest.importorskip("numpy")
+    assert gradcheck(lambda x, y: x * y, [np.float32(0.3), 0.7]) is True
+    assert gradgradcheck(lambda x, y: x * x * y, [np.int64(3), np.float64(5.0)]) is True
+    # a wrong gradient is still caught with numpy inputs: analytic 0 against numeric 2·0.7
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda x, y: Value(x.data * 2) * y, [np.float32(0.3), np.float64(0.7)])
+    assert float(table_row(str(info.value), "0")[4]) == pytest.approx(1.4, rel=1e-8)
+    assert table_row(str(info.value), "0")[2] == "0.300000012"  # float32's 0.3, held exactly as a float
+    assert gradcheck(lambda x: x ** 3, [1.0], eps=np.float64(1e-2), atol=np.float32(2e-4), rtol=np.int64(0))
+    with pytest.raises(TypeError, match=r"inputs\[0\] must be a Value .*got bool"):
+        gradcheck(lambda x: x, [np.bool_(True)])

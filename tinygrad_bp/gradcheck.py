@@ -6,11 +6,13 @@ second derivatives, built by `grad(..., create_graph=True)`.  In the manner of
 `torch.autograd.gradcheck`: True when every entry is within
 |analytic − numeric| ≤ atol + rtol·|numeric|, else a `GradcheckError` whose
 message is a table of every entry (or False with `raise_exception=False`).
+A probe x ± ε outside f's domain is a ValueError naming it, whatever `raise_exception`.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,6 +25,11 @@ class GradcheckError(RuntimeError):
     """Analytic and numeric derivatives disagree; the message is the table of every entry."""
 
 
+def _real(x: Any) -> bool:
+    """An int, a float or a numpy integer/float scalar; not a bool or a str."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
 def _leaves(inputs: Sequence[Value | float], who: str) -> list[Value]:
     """Fresh leaf Values holding the inputs' numbers (labels kept), so no user `.grad` is touched."""
     if isinstance(inputs, (Value, int, float)) or not hasattr(inputs, "__len__"):
@@ -31,10 +38,11 @@ def _leaves(inputs: Sequence[Value | float], who: str) -> list[Value]:
     for i, x in enumerate(inputs):
         if isinstance(x, Value):
             leaves.append(Value(x.data, label=x.label))
-        elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        elif _real(x):
             leaves.append(Value(float(x)))
         else:
-            raise TypeError(f"{who}: inputs[{i}] must be a Value or an int/float, got {type(x).__name__} {x!r:.40}")
+            raise TypeError(f"{who}: inputs[{i}] must be a Value or an int/float (numpy scalars too), "
+                            f"got {type(x).__name__} {x!r:.40}")
         if not math.isfinite(leaves[-1].data):
             raise ValueError(f"{who}: inputs[{i}] is not finite ({leaves[-1].data!r})")
     return leaves
@@ -55,6 +63,21 @@ def _at(evaluate: Callable[[], Any], xs: list[Value], i: int, x: float) -> Any:
         return evaluate()
     finally:
         xs[i].data = old
+
+
+def _probes(evaluate: Callable[[], Any], xs: list[Value], i: int, eps: float, who: str) -> tuple[Any, Any]:
+    """evaluate() at x_i + eps and x_i − eps; a probe that f cannot take is a ValueError naming it."""
+    x = xs[i].data
+    results = []
+    for sign, moved in (("+", x + eps), ("-", x - eps)):
+        try:
+            results.append(_at(evaluate, xs, i, moved))
+        except (ArithmeticError, ValueError) as e:
+            raise ValueError(
+                f"{who}: the central-difference probe x {sign} eps = {x!r} {sign} {eps!r} = {moved!r} of "
+                f"inputs[{i}] is outside f's domain ({type(e).__name__}: {e}); use a smaller eps or check "
+                f"a point farther from the edge of the domain") from e
+    return results[0], results[1]
 
 
 def _close(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
@@ -88,12 +111,14 @@ def _table(title: str, head: tuple[str, str], rows: list[tuple[str, str, float, 
     return "\n".join(lines)
 
 
-def _check_tolerances(eps: float, atol: float, rtol: float, who: str) -> None:
+def _check_tolerances(eps: float, atol: float, rtol: float, who: str) -> tuple[float, float, float]:
+    """eps, atol, rtol as floats (numpy scalars welcome); ValueError naming a bad one."""
     for name, v in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        if not _real(v) or not math.isfinite(v) or v < 0:
             raise ValueError(f"{who}: {name} must be a finite number >= 0, got {v!r}")
     if eps == 0:
         raise ValueError(f"{who}: eps must be > 0")
+    return float(eps), float(atol), float(rtol)
 
 
 def _verdict(ok: bool, message: str, raise_exception: bool) -> bool:
@@ -111,7 +136,7 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Value | float], eps: flo
     restored afterwards.  A gradient lost because f breaks the graph (builds a
     Value from `.data`) shows up as analytic 0 against a nonzero numeric one.
     """
-    _check_tolerances(eps, atol, rtol, "gradcheck")
+    eps, atol, rtol = _check_tolerances(eps, atol, rtol, "gradcheck")
     xs = _leaves(inputs, "gradcheck")
     out = _call(f, xs, "gradcheck")
     nodes = topological_order(out)
@@ -124,8 +149,8 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Value | float], eps: flo
             v.grad = g
     rows = []
     for i, x in enumerate(xs):
-        value = lambda: _call(f, xs, "gradcheck").data
-        numeric = (_at(value, xs, i, x.data + eps) - _at(value, xs, i, x.data - eps)) / (2 * eps)
+        plus, minus = _probes(lambda: _call(f, xs, "gradcheck").data, xs, i, eps, "gradcheck")
+        numeric = (plus - minus) / (2 * eps)
         rows.append((str(i), x.label, x.data, analytic[i], numeric))
     ok = all(_close(a, n, atol, rtol) for *_, a, n in rows)
     return _verdict(ok, "" if ok else _table("gradcheck", ("input", "label"), rows, atol, rtol), raise_exception)
@@ -143,16 +168,14 @@ def gradgradcheck(f: Callable[..., Value], inputs: Sequence[Value | float], eps:
     returns; the numeric side is (∂f/∂x_i(x + ε·e_j) − ∂f/∂x_i(x − ε·e_j)) / 2ε.
     No `.grad` is touched.
     """
-    _check_tolerances(eps, atol, rtol, "gradgradcheck")
+    eps, atol, rtol = _check_tolerances(eps, atol, rtol, "gradgradcheck")
     xs = _leaves(inputs, "gradgradcheck")
     out = _call(f, xs, "gradgradcheck")
     firsts = grad(out, xs, create_graph=True)
     hessian = [[h.data for h in grad(g, xs)] for g in firsts]
     numeric = [[0.0] * len(xs) for _ in xs]
-    firsts_now = lambda: _first_derivatives(f, xs)
-    for j, x in enumerate(xs):
-        plus = _at(firsts_now, xs, j, x.data + eps)
-        minus = _at(firsts_now, xs, j, x.data - eps)
+    for j in range(len(xs)):
+        plus, minus = _probes(lambda: _first_derivatives(f, xs), xs, j, eps, "gradgradcheck")
         for i in range(len(xs)):
             numeric[i][j] = (plus[i] - minus[i]) / (2 * eps)
     rows = []
