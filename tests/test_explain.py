@@ -200,6 +200,23 @@ def test_deep_graph_is_capped_and_says_what_was_left_out():
     assert len(text.splitlines()) < 100
 
 
+@pytest.mark.parametrize("max_factors", [2, 3, 6, 7])
+def test_a_product_has_at_most_max_factors_factors_and_still_multiplies_out(max_factors):
+    x = Value(0.3, label="x")
+    y = x
+    for _ in range(20):
+        y = y.tanh()
+    text = explain(y, x, max_factors=max_factors, max_lines=1000)
+    products = [line for line in text.splitlines() if line.lstrip().startswith("= ") and " · " in line]
+    assert products and max(p.count(" · ") + 1 for p in products) == max_factors
+    for line in products:  # each product's numbers multiply out to the block's result (9 digits shown)
+        factors = [float(f) for f in line.split("=", 1)[1].split(" · ")]
+        assert math.prod(factors) == pytest.approx(float(text.splitlines()[text.splitlines().index(line) + 1]
+                                                         .split("=")[1]), rel=1e-8)
+    with pytest.raises(ValueError, match="max_factors must be an int >= 2"):
+        explain(y, x, max_factors=1)
+
+
 def test_wide_graph_caps_the_sum():
     x = Value(0.5, label="x")
     terms = [(x * (k / 100)).sigmoid() for k in range(300)]

@@ -297,11 +297,13 @@ def _derivation(g: _Graph, max_lines: int, max_terms: int, max_factors: int,
         path = [k]
         chain: list[_Edge] = []
         cur = k
-        while cur is not out and len(chain) < max_factors:
+        while cur is not out:
             ps = g.parents(cur)
             if len(ps) != 1:
                 break
             (nxt, e), = ps.items()
+            if len(chain) + 1 + (nxt is not out) > max_factors:  # the factors so far, this one, ∂out/∂nxt
+                break
             path.append(nxt)
             chain.append(e)
             cur = nxt
@@ -401,14 +403,14 @@ def explain(output: Value, wrt: Value, *, max_lines: int = 40, max_terms: int = 
     the graph labels some of its inner nodes (as nn.MLP does), unnamed nodes used
     once are folded into the factor above them (``fold=None``: decide so; True or
     False to force).  Each section stops after `max_lines` lines, a sum after
-    `max_terms` terms and a product after `max_factors` factors, saying what was
-    left out.  Raises ValueError when wrt is not in the graph of output.
+    `max_terms` terms and a product after `max_factors` factors (≥ 2; a longer chain
+    goes on in the next product), saying what was left out.  Raises ValueError when wrt is not in the graph of output.
     """
     if not isinstance(output, Value):
         raise TypeError(f"explain: output must be a Value, got {type(output).__name__}")
     if not isinstance(wrt, Value):
         raise TypeError(f"explain: wrt must be a Value, got {type(wrt).__name__}")
-    for name, v, low in (("max_lines", max_lines, 1), ("max_terms", max_terms, 1), ("max_factors", max_factors, 1)):
+    for name, v, low in (("max_lines", max_lines, 1), ("max_terms", max_terms, 1), ("max_factors", max_factors, 2)):
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
             raise ValueError(f"explain: {name} must be an int >= {low}, got {v!r}")
     g = _Graph(output, wrt, fold)
