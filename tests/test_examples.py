@@ -149,6 +149,12 @@ def check_render_graph(tmp_path: Path) -> None:
     classes = [g.get("class") for g in ET.parse(out_svg).getroot().iter(SVG + "g")]
     assert classes.count("node") == 17
     assert not (ROOT / "docs" / "loss.svg").exists()
+    figure = (ROOT / "docs" / "worked_example_loss.svg").read_bytes()
+    res = run("render_graph.py", "--collapse", cwd=tmp_path)  # no OUT: not over the README's figure
+    assert res.returncode == 0, res.stderr
+    assert (ROOT / "docs" / "worked_example_loss.svg").read_bytes() == figure
+    classes = [g.get("class") for g in ET.parse(tmp_path / "worked_example_collapsed.svg").getroot().iter(SVG + "g")]
+    assert classes.count("node") == 17
 
 
 def check_train_moons(tmp_path: Path) -> None:
