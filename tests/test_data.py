@@ -121,7 +121,11 @@ def test_global_random_state_is_untouched():
     ({"noise": -0.1}, "noise must be a finite number >= 0"),
     ({"noise": float("nan")}, "noise"),
     ({"noise": float("inf")}, "noise"),
-    ({"noise": "0.1"}, "noise"),
+    ({"noise": "0.1"}, "noise must be a number .*got str '0.1'"),
+    ({"noise": True}, "noise must be a number .*got bool True"),
+    ({"seed": "1"}, "seed must be an int, got str '1'"),
+    ({"seed": 1.5}, "seed must be an int, got float 1.5"),
+    ({"seed": None}, "seed must be an int, got NoneType None"),
     ({"labels": "+-1"}, "labels must be one of"),
 ])
 def test_bad_arguments_are_value_errors(gen, kwargs, fragment):
@@ -143,3 +147,27 @@ def test_bad_shape_parameters():
 
 def test_registry_names_every_data_set():
     assert data.DATASETS == {"xor": xor, "moons": moons, "circles": circles, "spiral": spiral}
+
+
+def test_numpy_scalars_give_the_same_points_as_python_numbers():
+    np = pytest.importorskip("numpy")
+    assert moons(n=np.int64(10)) == moons(n=10)
+    X, y = moons(noise=np.float32(0.1))
+    assert (X, y) == moons(noise=float(np.float32(0.1)))
+    assert all(type(c) is float for p in X for c in p)  # float32 noise does not leak into the points
+    assert circles(n=np.int32(11), factor=np.float64(0.3), seed=np.int64(4)) == circles(n=11, factor=0.3, seed=4)
+    assert spiral(turns=np.int64(2), noise=np.int64(0), seed=np.uint8(7)) == spiral(turns=2, noise=0, seed=7)
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda np: moons(n=np.float64(10.0)), "moons: n must be an int, got float64"),
+    (lambda np: moons(n=np.bool_(True)), "moons: n must be an int, got bool"),
+    (lambda np: moons(noise=np.bool_(False)), "moons: noise must be a number"),
+    (lambda np: circles(factor=True), "circles: factor must be a number .*got bool True"),
+    (lambda np: circles(factor=np.float32(1.5)), r"circles: factor must be a number in \(0, 1\), got 1.5"),
+    (lambda np: spiral(turns="1"), "spiral: turns must be a number .*got str '1'"),
+])
+def test_numpy_and_other_bad_types_are_named(call, fragment):
+    np = pytest.importorskip("numpy")
+    with pytest.raises(ValueError, match=fragment):
+        call(np)

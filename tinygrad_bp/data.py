@@ -7,26 +7,54 @@ Pure Python, nothing downloaded. Each function returns `(X, y)`: `X` a list of
 - `labels="01"`: y = 0.0 or 1.0, for `sse`, `mse` and `bce` (probability > 0.5 predicts 1).
 
 The same `seed` always gives the same points (each call uses its own
-`random.Random(seed)`, never the global one). Bad sizes or noise: `ValueError`.
+`random.Random(seed)`, never the global one). Counts and the seed are ints, the
+other parameters real numbers (numpy scalars too; bools and strs are not):
+anything else, or out of range, is a `ValueError` naming the parameter.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 import random
+from typing import Any
 
 LABELS = ("pm1", "01")
 
 Dataset = tuple[list[list[float]], list[float]]
 
 
-def _check(name: str, n: int, noise: float, labels: str) -> None:
-    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
-        raise ValueError(f"{name}: n must be an int >= 2, got {n!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
+def _count(name: str, what: str, n: Any, low: int | None = None) -> int:
+    """n as an int (>= low): ints and numpy integers (operator.index), not bools or floats."""
+    try:
+        if isinstance(n, bool):
+            raise TypeError
+        k = operator.index(n)
+    except TypeError:
+        raise ValueError(f"{name}: {what} must be an int, got {type(n).__name__} {n!r:.40}") from None
+    if low is not None and k < low:
+        raise ValueError(f"{name}: {what} must be an int >= {low}, got {n!r}")
+    return k
+
+
+def _real(name: str, what: str, x: Any, expected: str) -> float:
+    """x as a float: ints, floats and numpy integer/float scalars, not bools or strs."""
+    if not isinstance(x, numbers.Real) or isinstance(x, bool):
+        raise ValueError(f"{name}: {what} must be a number ({expected}), got {type(x).__name__} {x!r:.40}")
+    return float(x)
+
+
+def _check(name: str, n: Any, noise: Any, seed: Any, labels: str) -> tuple[int, float, int]:
+    """(n, noise, seed) as int, float, int; ValueError naming a bad one (or a bad labels)."""
+    n = _count(name, "n", n, 2)
+    noise = _real(name, "noise", noise, "finite, >= 0")
+    if not math.isfinite(noise) or noise < 0:
         raise ValueError(f"{name}: noise must be a finite number >= 0, got {noise!r}")
+    seed = _count(name, "seed", seed)
     if labels not in LABELS:
         raise ValueError(f"{name}: labels must be one of {LABELS}, got {labels!r}")
+    return n, noise, seed
 
 
 def _label_values(labels: str) -> tuple[float, float]:
@@ -51,7 +79,7 @@ def _finish(points: list[tuple[float, float, int]], noise: float, labels: str, r
 
 def xor(labels: str = "pm1") -> Dataset:
     """The four XOR points (0,0), (0,1), (1,0), (1,1); positive class where exactly one input is 1."""
-    _check("xor", 4, 0.0, labels)
+    _check("xor", 4, 0.0, 0, labels)
     neg, pos = _label_values(labels)
     X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
     return X, [neg, pos, pos, neg]
@@ -64,7 +92,7 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 0, labels: str = "pm1") 
     arc (1 − cos t, 0.5 − sin t), t evenly spaced in [0, π]; n // 2 points on the
     first, the rest on the second; Gaussian noise of standard deviation `noise`.
     """
-    _check("moons", n, noise, labels)
+    n, noise, seed = _check("moons", n, noise, seed, labels)
     rng = random.Random(seed)
     n_out = n // 2
     pts = [(math.cos(t), math.sin(t), 0) for t in _linspace(0.0, math.pi, n_out)]
@@ -78,8 +106,9 @@ def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int = 
     Class 0 (negative): the unit circle; class 1 (positive): the circle of radius
     `factor` (0 < factor < 1); n // 2 points on the outer circle, the rest inside.
     """
-    _check("circles", n, noise, labels)
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
+    n, noise, seed = _check("circles", n, noise, seed, labels)
+    factor = _real("circles", "factor", factor, "in (0, 1)")
+    if not 0 < factor < 1:
         raise ValueError(f"circles: factor must be a number in (0, 1), got {factor!r}")
     rng = random.Random(seed)
     n_out = n // 2
@@ -97,8 +126,9 @@ def spiral(n: int = 100, noise: float = 0.05, turns: float = 1.0, seed: int = 0,
     θ = 2π·turns·r (+ π for the second arm): (r cos θ, r sin θ). Class 0 gets
     n // 2 points, class 1 the rest.
     """
-    _check("spiral", n, noise, labels)
-    if isinstance(turns, bool) or not isinstance(turns, (int, float)) or not 0 < turns <= 10:
+    n, noise, seed = _check("spiral", n, noise, seed, labels)
+    turns = _real("spiral", "turns", turns, "in (0, 10]")
+    if not 0 < turns <= 10:
         raise ValueError(f"spiral: turns must be a number in (0, 10], got {turns!r}")
     rng = random.Random(seed)
     pts: list[tuple[float, float, int]] = []
