@@ -157,3 +157,57 @@ def test_xor_with_autograd_and_sse(seed):
             opt.step()
     assert accuracy(model) == 1.0
     assert sse([model(x) for x, _ in XOR], [t for _, t in XOR]).data < 0.01
+
+
+@pytest.mark.parametrize("x, t, message", [
+    (["0.05", "0.1"], [0.01, 0.99], "backprop: inputs must be numbers, got str '0.05'"),
+    ("01", [0.01, 0.99], "backprop: inputs must be numbers, got str '01'"),
+    ([0.05, 0.1], "01", "backprop: targets must be numbers, got str '01'"),
+    ([0.05, 0.1], "0.5", "backprop: targets must be numbers, got str '0.5'"),
+    ([0.05, 0.1], [b"1", 0.0], "backprop: targets must be numbers, got bytes b'1'"),
+])
+def test_strings_are_refused_not_parsed_or_split(x, t, message):
+    model = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", seed=0)
+    with pytest.raises(TypeError, match=f"^{message}$"):
+        backprop(model, x, t)
+
+
+def linear_chain(*weights):
+    """A 1-1-…-1 linear network with the given weights and zero biases."""
+    model = MLP(1, [1] * len(weights), activation="linear", output_activation="linear")
+    for layer, w in zip(model.layers, weights):
+        layer.neurons[0].w[0].data, layer.neurons[0].b.data = w, 0.0
+    return model
+
+
+def test_the_2_2_1_overflow_is_named_as_autograd_names_it():
+    model = MLP(2, [2, 1], activation="linear", output_activation="linear")
+    for p in model.parameters():  # nets of layer 0: 2e160; of layer 1: 4e320 -> inf
+        p.data = 1e160 if p.label.startswith("w") else 0.0
+    with pytest.raises(OverflowError, match=r"^backprop: the net input of layer 1 neuron 0 overflows a float \(inf\)"):
+        backprop(model, [1.0, 1.0], [0.0])
+    with pytest.raises(OverflowError, match="net"):  # the engine refuses the same forward pass
+        sse(model([1.0, 1.0]), [0.0])
+
+
+@pytest.mark.parametrize("weights, x, t, message", [
+    # a = 1e200, t − a = −2e200, E = ½·4e400
+    ((1e200,), 1.0, -1e200, r"the error E = ½ Σ \(t − a\)² overflows a float \(inf\)"),
+    # hidden a = 1e-160, output a = 1, δ_o = t − a ≈ 1e154, δ_h = δ_o·1e160 = 1e314
+    ((1e-160, 1e160), 1.0, 1e154, r"δ of layer 0 neuron 0 overflows a float \(inf\)"),
+    # hidden a = 1e160, output a = 1, δ_o ≈ 1e154, ∂E/∂w_o = −δ_o·1e160 = −1e314
+    ((1e160, 1e-160), 1.0, 1e154, r"∂E/∂w of layer 1 neuron 0 weight 0 overflows a float \(-inf\)"),
+    # t − a = 1.7e308 − (−1.7e308)
+    ((1.0,), -1.7e308, 1.7e308, r"the output error t − a of output 0 overflows a float \(inf\)"),
+])
+def test_each_overflowing_quantity_is_named(weights, x, t, message):
+    with pytest.raises(OverflowError, match=f"^backprop: {message}; the inputs, targets and weights are finite$"):
+        backprop(linear_chain(*weights), [x], [t])
+
+
+def test_large_but_finite_values_still_pass():
+    # the same chains one decade smaller: every quantity finite, equal to autograd
+    model = linear_chain(1e-160, 1e150)
+    r = backprop(model, [1.0], [1e150])
+    assert all(math.isfinite(g) for g in r.grads)
+    assert_close_lists(r.grads, autograd(model, [1.0], [1e150])[1])

@@ -9,6 +9,8 @@ built.  With the seeds' sign convention
 
 where f'(net) = a(1 − a) for sigmoid units (the seeds' case), 1 − a² for tanh
 and 1 for linear units.  ReLU is not a textbook delta-rule unit: ValueError.
+As in the engine, a quantity that overflows a float from finite inputs and
+weights is an OverflowError naming it; inf or NaN put in propagate.
 """
 
 from __future__ import annotations
@@ -60,10 +62,33 @@ class BackpropResult:
 def _float(x: Any, what: str) -> float:
     if isinstance(x, Value):
         return x.data
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"backprop: {what} must be numbers, got {type(x).__name__} {x!r:.40}")
     try:
         return float(x)
     except (TypeError, ValueError):
         raise TypeError(f"backprop: {what} must be numbers, got {type(x).__name__} {x!r:.40}") from None
+
+
+def _items(x: Any, what: str) -> list[Any]:
+    """A sequence's items, or [x] for one number; a str is refused, not split into characters."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"backprop: {what} must be numbers, got {type(x).__name__} {x!r:.40}")
+    return list(x) if hasattr(x, "__len__") else [x]
+
+
+class _Overflow:
+    """Raises OverflowError naming a non-finite quantity, when every input and weight was finite."""
+
+    def __init__(self, numbers: list[float]):
+        self.active = all(map(math.isfinite, numbers))
+
+    def check(self, values: list[float], what: str) -> None:
+        """`what` names values[k] with "{k}" in it."""
+        if self.active and not all(map(math.isfinite, values)):
+            k = next(k for k, v in enumerate(values) if not math.isfinite(v))
+            raise OverflowError(f"backprop: {what.format(k=k)} overflows a float ({values[k]!r}); "
+                                f"the inputs, targets and weights are finite")
 
 
 def backprop(model: Any, x: Sequence[Any], target: Sequence[Any] | Any) -> BackpropResult:
@@ -79,8 +104,8 @@ def backprop(model: Any, x: Sequence[Any], target: Sequence[Any] | Any) -> Backp
                     f"backprop: layer {l} neuron {j} has activation {n.activation!r}; "
                     f"the delta rule here handles {sorted(_UNITS)}"
                 )
-    xs = [_float(v, "inputs") for v in (x if hasattr(x, "__len__") else [x])]
-    ts = [_float(v, "targets") for v in (target if hasattr(target, "__len__") else [target])]
+    xs = [_float(v, "inputs") for v in _items(x, "inputs")]
+    ts = [_float(v, "targets") for v in _items(target, "targets")]
     nin = len(layers[0].neurons[0].w)
     if len(xs) != nin:
         raise ValueError(f"backprop: expected {nin} inputs, got {len(xs)}")
@@ -91,6 +116,8 @@ def backprop(model: Any, x: Sequence[Any], target: Sequence[Any] | Any) -> Backp
     # forward pass: net_j = Σ_i w_ji a_i + b_j, a_j = f(net_j)
     weights = [[[w.data for w in n.w] for n in layer.neurons] for layer in layers]
     biases = [[n.b.data for n in layer.neurons] for layer in layers]
+    overflow = _Overflow([*xs, *ts, *(w for layer in weights for n in layer for w in n),
+                          *(b for layer in biases for b in layer)])
     acts = [xs]
     nets = []
     for l, layer in enumerate(layers):
@@ -101,27 +128,35 @@ def backprop(model: Any, x: Sequence[Any], target: Sequence[Any] | Any) -> Backp
             for w, a in zip(weights[l][j], a_in):
                 s += w * a
             net_l.append(s + biases[l][j])
+        overflow.check(net_l, f"the net input of layer {l} neuron {{k}}")
         nets.append(net_l)
         acts.append([_UNITS[n.activation][0](v) for n, v in zip(layer.neurons, net_l)])
 
     out = acts[-1]
-    error = 0.5 * sum((t - a) ** 2 for t, a in zip(ts, out))
+    diffs = [t - a for t, a in zip(ts, out)]
+    overflow.check(diffs, "the output error t − a of output {k}")
+    error = 0.5 * sum(d * d for d in diffs)
+    overflow.check([error], "the error E = ½ Σ (t − a)²")
 
     # backward pass: δ at the output, then layer by layer towards the input
     deltas: list[list[float]] = [[] for _ in layers]
     last = len(layers) - 1
-    deltas[last] = [(t - a) * _UNITS[n.activation][1](a) for t, a, n in zip(ts, out, layers[last].neurons)]
+    deltas[last] = [d * _UNITS[n.activation][1](a) for d, a, n in zip(diffs, out, layers[last].neurons)]
+    overflow.check(deltas[last], f"δ of layer {last} neuron {{k}}")
     for l in range(last - 1, -1, -1):
         above_w, above_d = weights[l + 1], deltas[l + 1]
         deltas[l] = [
             sum(d_k * w_k[j] for d_k, w_k in zip(above_d, above_w)) * _UNITS[n.activation][1](a_j)
             for j, (a_j, n) in enumerate(zip(acts[l + 1], layers[l].neurons))
         ]
+        overflow.check(deltas[l], f"δ of layer {l} neuron {{k}}")
 
     # ∂E/∂w_ji = −δ_j a_i, ∂E/∂b_j = −δ_j, in parameters() order (weights then bias, neuron by neuron)
     grads: list[float] = []
     for l in range(len(layers)):
-        for d_j in deltas[l]:
-            grads.extend(-d_j * a_i for a_i in acts[l])
+        for j, d_j in enumerate(deltas[l]):
+            g = [-d_j * a_i for a_i in acts[l]]
+            overflow.check(g, f"∂E/∂w of layer {l} neuron {j} weight {{k}}")
+            grads.extend(g)
             grads.append(-d_j)
     return BackpropResult(activations=acts, nets=nets, deltas=deltas, grads=grads, error=error)
