@@ -114,8 +114,9 @@ def test_length_mismatch(loss):
 def test_bce_bad_target_and_eps():
     with pytest.raises(ValueError, match=r"targets must be in \[0, 1\], got 2.0 at index 1"):
         bce(values([0.5, 0.5]), [1, 2])
-    with pytest.raises(ValueError, match="eps must be in"):
-        bce(values([0.5]), [1], eps=0.0)
+    for eps in (0.0, 0.5, "1e-7", None, True, math.nan):
+        with pytest.raises(ValueError, match=r"bce: eps must be a number in \(0, 0.5\), got"):
+            bce(values([0.5]), [1], eps=eps)
 
 
 @pytest.mark.parametrize("p", [1.7, -0.3, 1.0 + 1e-12, -1e-300, math.nan])
@@ -133,6 +134,8 @@ def test_bce_edges_0_and_1_are_still_clamped_inside():
     # p = 1 with t = 1: -ln(1 - 1e-7); p = 0 with t = 0: -ln(1 - 1e-7) too
     loss = bce(values([1.0, 0.0]), [1.0, 0.0])
     assert math.isclose(loss.data, -math.log(1 - 1e-7), rel_tol=1e-9)
+    np = pytest.importorskip("numpy")  # a numpy eps works as its float: -ln(eps) for p = 0, t = 1
+    assert bce(Value(0.0), 1.0, eps=np.float64(1e-3)).data == pytest.approx(math.log(1000), rel=1e-15)
 
 
 @pytest.mark.parametrize("targets, message", [

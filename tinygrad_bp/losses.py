@@ -85,8 +85,9 @@ def bce(probs: Outputs, targets: Sequence[Any] | Any, eps: float = 1e-7) -> Valu
     them); p is clamped to [eps, 1 − eps] (as torch.clamp: zero gradient where clamped),
     so p = 0 or 1 gives a large finite loss instead of log(0).
     """
-    if not 0.0 < eps < 0.5:
-        raise ValueError(f"bce: eps must be in (0, 0.5), got {eps!r}")
+    if isinstance(eps, (str, bytes, bool)) or not hasattr(type(eps), "__float__") or not 0.0 < float(eps) < 0.5:
+        raise ValueError(f"bce: eps must be a number in (0, 0.5), got {eps!r:.40}")
+    eps = float(eps)
     outs, tgts = _pair("bce", probs, targets, ("probs", "targets"))
     terms = []
     for k, (p, t) in enumerate(zip(outs, tgts)):
