@@ -126,6 +126,33 @@ def test_dev_null_is_refused_and_stays_a_character_device(tmp_path, through_link
         assert "links to /dev/null" in str(info.value) and os.path.islink(path)
 
 
+@pytest.mark.parametrize("form", ["/proc/self/fd/{fd}", "/dev/fd/{fd}", "link"])
+def test_an_open_file_descriptor_is_refused_and_its_file_kept(tmp_path, form):
+    # /dev/stdout redirected to a file: replacing that file would detach it from the process writing to it
+    with open(tmp_path / "out.txt", "w") as f:
+        f.write("keep")
+        f.flush()
+        inode = os.fstat(f.fileno()).st_ino
+        path = form.format(fd=f.fileno())
+        if form == "link":
+            path = str(tmp_path / "stdout.json")
+            os.symlink(f"/proc/self/fd/{f.fileno()}", path)
+        with pytest.raises(OSError, match=r"is an open file descriptor \(/proc/\d+/fd/\d+\)") as info:
+            write_atomic(path, "new")
+        assert info.value.filename == path
+    assert (tmp_path / "out.txt").read_text() == "keep" and os.stat(tmp_path / "out.txt").st_ino == inode
+
+
+def test_a_pipe_behind_dev_fd_is_refused():
+    r, w = os.pipe()
+    try:
+        with pytest.raises(OSError, match=r"is not a regular file \(a FIFO\)"):
+            write_atomic(f"/dev/fd/{w}", "x")
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 def test_a_symlink_to_a_folder_is_refused(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "l").symlink_to(tmp_path / "d")
@@ -149,6 +176,7 @@ def test_a_folder_that_is_a_file_is_named(tmp_path):
     with pytest.raises(NotADirectoryError) as info:
         write_atomic(tmp_path / "f" / "m.json", "x")
     assert info.value.filename == str(tmp_path / "f" / "m.json") and ".tmp-" not in str(info.value)
+    assert f"{tmp_path / 'f'} is not a folder" in str(info.value)
     assert (tmp_path / "f").read_text() == "a file"
 
 

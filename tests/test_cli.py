@@ -2,6 +2,7 @@
 
 import math
 import os
+import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -268,8 +269,8 @@ def test_runtime_errors_are_one_line_and_exit_1(capsys):
     (["x*x*x*0", "--at", "x=1e200"], "cannot evaluate `x*x` (column 1): *: the result inf overflows a float"),
     # f = 1e-300*1e300*1e300 = 1e300 is a float, but ∂f/∂x = y*z = 1e600 is not
     (["x*y*z", "--at", "x=1e-300", "--at", "y=1e300", "--at", "z=1e300"], "∂f/∂x is inf"),
-    # d log/dx = 1/1e-320 = 1e320 overflows; times the 0 it becomes NaN
-    (["log(x)*0", "--at", "x=1e-320"], "∂f/∂x is nan"),
+    # d log/dx = 1/1e-320 = 1e320 overflows (the engine refuses it), before the 0 could turn it into NaN
+    (["log(x)*0", "--at", "x=1e-320"], "log: a local derivative overflows a float at inputs 1e-320"),
 ])
 def test_no_inf_or_nan_is_printed_as_a_result(capsys, argv, fragment):
     code, out, err = run_main(capsys, "graph", *argv)
@@ -466,3 +467,118 @@ def test_a_missing_runtime_dependency_is_one_line(capsys, tmp_path, monkeypatch)
     assert code == 1
     assert "graphviz" in one_line_error(err)
     assert out.splitlines()[1] == "∂f/∂x = 6"  # the gradients were printed before the SVG step
+
+
+# --- output paths are checked for real before any work ------------------------------------------
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if training, the worked example or evaluating an expression starts."""
+    from tinygrad_bp import worked_example
+
+    monkeypatch.setattr(cli, "train", lambda *a, **k: pytest.fail("trained before checking the output path"))
+    monkeypatch.setattr(worked_example, "run", lambda *a, **k: pytest.fail("ran before checking the output path"))
+    monkeypatch.setattr(cli, "evaluate_expression", lambda *a, **k: pytest.fail("evaluated before the check"))
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "--save", "/proc/m.json"], "--save /proc/m.json: cannot create a file in folder /proc"),
+    (["train", "--plot", "/proc/run"], "--plot /proc/run: cannot create a file in folder /proc"),
+    (["graph", "x", "--at", "x=1", "-o", "/proc/g.svg"], "-o /proc/g.svg: cannot create a file in folder /proc"),
+    (["worked-example", "--svg", "/proc/w.svg"], "--svg /proc/w.svg: cannot create a file in folder /proc"),
+    (["train", "--save", "{file}/m.json"], "{file} is not a folder"),
+    (["train", "--plot", "{file}/run"], "{file} is not a folder"),
+    (["train", "--save", "{fifo}"], "--save {fifo}: is not a regular file (a FIFO)"),
+    (["train", "--plot", "{folder}/run"], "--plot {folder}/run: {folder}/run_loss.png: is a folder"),
+    (["graph", "x", "--at", "x=1", "-o", "/dev/stdout"], "-o /dev/stdout: "),
+    (["worked-example", "--svg", "/dev/stderr"], "--svg /dev/stderr: "),
+])
+def test_unwritable_output_paths_exit_2_before_any_work(capsys, tmp_path, no_work, argv, fragment):
+    (tmp_path / "afile").write_text("a file")
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "run_loss.png").mkdir()
+    names = {"file": tmp_path / "afile", "fifo": tmp_path / "pipe", "folder": tmp_path / "d"}
+    argv = [a.format(**names) for a in argv]
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2 and out == ""
+    assert fragment.format(**names) in one_line_error(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "d", "pipe"]
+    assert (tmp_path / "afile").read_text() == "a file" and os.listdir(tmp_path / "d") == ["run_loss.png"]
+
+
+@pytest.mark.parametrize("argv", [["train", "--save", "/dev/null"], ["train", "--plot", "/dev/null/run"],
+                                  ["graph", "x", "--at", "x=1", "-o", "/dev/null"],
+                                  ["worked-example", "--svg", "/dev/null"]])
+def test_dev_null_is_refused_and_stays_a_device(capsys, no_work, argv):
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2 and out == ""
+    line = one_line_error(err)
+    assert "/dev/null" in line and ("character device" in line or "is not a folder" in line)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_save_to_an_unwritable_folder_fails_fast_as_a_real_process():
+    res = run_process("train", "--save", "/proc/m.json")
+    assert res.returncode == 2 and res.stdout == ""
+    assert one_line_error(res.stderr) == ("tinygrad-bp: error: --save /proc/m.json: cannot create a file in folder "
+                                          "/proc: No such file or directory")
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["train", "--save", ""], "--save"), (["train", "--plot", ""], "--plot"),
+    (["graph", "x", "--at", "x=1", "-o", ""], "-o"), (["worked-example", "--svg", ""], "--svg"),
+])
+def test_empty_output_paths_are_usage_errors(capsys, tmp_path, monkeypatch, no_work, argv, option):
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2 and out == ""
+    assert one_line_error(err) == f"tinygrad-bp: error: {option}: the file name is empty; give one such as " + {
+        "--save": "model.json", "--plot": "run", "-o": "graph.svg", "--svg": "worked.svg"}[option]
+    assert [p.name for p in tmp_path.iterdir()] == ["cwd"] and os.listdir(".") == []
+
+
+def test_train_saves_through_a_symlink_to_its_target(capsys, tmp_path):
+    (tmp_path / "models").mkdir()
+    link = tmp_path / "latest.json"
+    link.symlink_to(tmp_path / "models" / "m.json")
+    code, out, err = run_main(capsys, "train", "--data", "xor", "--hidden", "4", "--epochs", "3", "--no-progress",
+                              "--save", str(link))
+    assert code == 0, err
+    assert link.is_symlink() and load_model(tmp_path / "models" / "m.json").nouts == [4, 1]
+
+
+# --- divergence, size limits, memory ------------------------------------------------------------
+
+def test_an_overflow_in_training_is_the_divergence_hint_with_its_epoch(capsys):
+    code, out, err = run_main(capsys, "train", "--lr", "1e300", "--no-progress")
+    assert code == 1 and out == ""
+    assert one_line_error(err) == ("tinygrad-bp: error: training diverged in epoch 2 of 100: a value overflowed a "
+                                   "float (try a smaller --lr)")
+
+
+def test_samples_are_capped_with_the_reason(capsys, no_work):
+    code, out, err = run_main(capsys, "train", "--samples", "2000000")
+    assert code == 2 and out == ""
+    line = one_line_error(err)
+    assert "--samples: expected a positive integer up to 100,000" in line and "'2000000'" in line
+    assert "memory" in line
+    args = cli.build_parser().parse_args(["train", "--samples", str(cli.MAX_SAMPLES)])
+    assert args.samples == cli.MAX_SAMPLES == 100_000
+    code, out, err = run_main(capsys, "train", "--samples", "100001")
+    assert code == 2 and "up to 100,000" in one_line_error(err)
+
+
+def test_running_out_of_memory_is_one_line_and_exit_1(capsys, monkeypatch):
+    def exhaust(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "train", exhaust)
+    code, out, err = run_main(capsys, "train", "--no-progress")
+    assert code == 1 and out == ""
+    assert one_line_error(err) == ("tinygrad-bp: error: out of memory; try fewer --samples, smaller --hidden or a "
+                                   "--batch-size")
+    monkeypatch.setattr(cli, "evaluate_expression", exhaust)
+    code, out, err = run_main(capsys, "graph", "x", "--at", "x=1")
+    assert code == 1 and one_line_error(err) == "tinygrad-bp: error: out of memory"

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tempfile
 
 _KINDS = [(stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
           (stat.S_ISSOCK, "a socket")]
+_FD_ENTRY = re.compile(r"/proc/(self|thread-self|\d+)(/task/\d+)?/fd/[^/]+$")
 
 
 def _error(e: OSError, path: str, what: str) -> OSError:
@@ -24,13 +26,26 @@ def _error(e: OSError, path: str, what: str) -> OSError:
     return type(e)(e.errno, f"{what}: {e.strerror or e}", path)
 
 
+def _fd_link(path: str) -> str | None:
+    """The /proc/<pid>/fd/<n> entry that `path` (or a symlink on its way) goes through, e.g. /dev/stdout; else None."""
+    p = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit of symlink hops
+        p = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
+        if _FD_ENTRY.match(p):
+            return p
+        if not os.path.islink(p):
+            return None
+        p = os.path.join(os.path.dirname(p), os.readlink(p))
+    return None
+
+
 def check_target(path: str | os.PathLike[str]) -> tuple[str, os.stat_result | None]:
     """The final target of `path` (symlinks followed) and its stat (None if it does not exist yet).
 
     Raises ValueError for an empty path, IsADirectoryError for a folder, OSError
-    naming `path` for anything else that is not a regular file or cannot be
-    looked at, and FileNotFoundError / NotADirectoryError when its folder is missing.
-    Nothing is written.
+    naming `path` for anything else that is not a regular file (a device, a FIFO,
+    an open file descriptor such as /dev/stdout) or cannot be looked at, and
+    FileNotFoundError / NotADirectoryError when its folder is missing. Nothing is written.
     """
     path = os.fsdecode(os.fspath(path))
     if not path:
@@ -38,8 +53,8 @@ def check_target(path: str | os.PathLike[str]) -> tuple[str, os.stat_result | No
     target = os.path.realpath(path)
     via = "" if target == os.path.abspath(path) else f"links to {target}, which "
     try:
-        st: os.stat_result | None = os.stat(target)
-    except FileNotFoundError:
+        st: os.stat_result | None = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):  # a missing folder or a file as folder: said below
         st = None
     except OSError as e:  # a symlink loop, a path through a file, no permission
         raise _error(e, path, "cannot look at it") from None
@@ -48,7 +63,13 @@ def check_target(path: str | os.PathLike[str]) -> tuple[str, os.stat_result | No
             raise IsADirectoryError(errno.EISDIR, f"{via}is a folder, not a file name", path)
         if not stat.S_ISREG(st.st_mode):
             kind = next((name for test, name in _KINDS if test(st.st_mode)), "a special file")
-            raise OSError(errno.EINVAL, f"{via}is not a regular file ({kind}); give the name of a file", path)
+            shown = "" if target.startswith("/proc/") else via  # not "links to /proc/1/fd/pipe:[9]"
+            raise OSError(errno.EINVAL, f"{shown}is not a regular file ({kind}); give the name of a file", path)
+    fd = _fd_link(path)
+    if fd is not None:  # replacing the file behind it would detach it from the process writing to it
+        raise OSError(errno.EINVAL, f"is an open file descriptor ({fd}), not a file name; give the name of a file",
+                      path)
+    if st is not None:
         return target, st
     folder = os.path.dirname(target)
     if not os.path.exists(folder):

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
-from tinygrad_bp.atomic import write_atomic
+from tinygrad_bp.atomic import check_writable, write_atomic
 from tinygrad_bp.engine import ADD, DIV, EXP, LOG, MUL, RELU, SIGMOID, SUB, TANH, Op, Value, topological_order
 
 PROG = "tinygrad-bp"
@@ -290,6 +290,9 @@ _positive_int = _number(int, "a positive integer", lambda v: v > 0)
 _nonneg_int = _number(int, "an integer >= 0", lambda v: v >= 0)
 _positive_float = _number(float, "a finite number > 0", lambda v: v > 0)
 _nonneg_float = _number(float, "a finite number >= 0", lambda v: v >= 0)
+MAX_SAMPLES = 100_000  # full batch at 16,16: about 1.8 GB of graph; 2,000,000 points would need ~37 GB
+_samples = _number(int, f"a positive integer up to {MAX_SAMPLES:,} (each point of a batch holds its graph in "
+                        "memory)", lambda v: 0 < v <= MAX_SAMPLES)
 
 
 def _sizes(s: str) -> list[int]:
@@ -341,7 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "prints the training accuracy last.")
     p.add_argument("--data", choices=["xor", "moons", "circles", "spiral"], default=d["data"],
                    help=f"data set (default: {d['data']})")
-    p.add_argument("--samples", type=_positive_int, metavar="N", help="number of points (default: 100; not for xor)")
+    p.add_argument("--samples", type=_samples, metavar="N",
+                   help=f"number of points, at most {MAX_SAMPLES:,} (default: 100; not for xor). The limit is "
+                        "memory: a step holds the graph of every point of its batch, about 18 KB a point with "
+                        "--hidden 16,16")
     p.add_argument("--noise", type=_nonneg_float, metavar="F", help="noise standard deviation (not for xor)")
     p.add_argument("--hidden", type=_sizes, default=d["hidden"], metavar="SIZES",
                    help="hidden layer sizes, comma-separated (default: 16,16)")
@@ -383,16 +389,23 @@ def _fmt(x: float) -> str:
     return f"{x:.10g}"
 
 
-def _check_output(option: str, path: str, example: str = "", prefix: bool = False) -> None:
-    """Refuse an output path whose folder is missing or (unless a file-name `prefix`) that is a folder (exit 2).
+def _check_output(option: str, value: str, example: str = "", suffixes: Sequence[str] = ("",)) -> None:
+    """Refuse (exit 2) an output `value` unless each file `value + suffix` can really be written.
 
-    Called before any work is done.
+    Empty, a folder, a device or FIFO, a missing folder or one that does not accept a
+    new file (a temporary file is created and removed there). Called before any work.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CLIError(f"{option} {path}: folder {folder} does not exist", code=2)
-    if not prefix and os.path.isdir(path):
-        raise CLIError(f"{option} {path}: is a folder; give a file name{example}", code=2)
+    if not value:
+        raise CLIError(f"{option}: the file name is empty; give one{example}", code=2)
+    for suffix in suffixes:
+        path = value + suffix
+        which = f"{path}: " if suffix and os.path.lexists(path) else ""  # else its folder is the problem
+        try:
+            check_writable(path)
+        except IsADirectoryError:
+            raise CLIError(f"{option} {value}: {which}is a folder; give a file name{example}", code=2) from None
+        except OSError as e:
+            raise CLIError(f"{option} {value}: {which}{e.strerror}", code=2) from None
 
 
 def _require_renderer() -> None:
@@ -421,8 +434,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.explain is not None and args.explain not in values:
         raise CLIError(f"--explain {args.explain}: not a name of the expression (names: "
                        f"{', '.join(values) or 'none'})", code=2)
-    if args.output:
-        _check_output("-o", args.output)
+    if args.output is not None:
+        _check_output("-o", args.output, " such as graph.svg")
         _require_renderer()
     root, leaves = evaluate_expression(args.expr, values)
     root.backward()
@@ -439,7 +452,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
         print()
         print(explain(root, leaves[args.explain]))
-    if args.output:
+    if args.output is not None:
         from tinygrad_bp.viz import to_svg
 
         to_svg(root, args.output)
@@ -450,11 +463,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_worked_example(args: argparse.Namespace) -> int:
     from tinygrad_bp.worked_example import run
 
-    if args.svg:  # fail before printing anything, not halfway through
-        _check_output("--svg", args.svg)
+    if args.svg is not None:  # fail before printing anything, not halfway through
+        _check_output("--svg", args.svg, " such as worked.svg")
         _require_renderer()
     run(rounds=args.rounds, svg=args.svg)
-    if args.svg:
+    if args.svg is not None:
         print(f"wrote {args.svg}", file=sys.stderr)
     return 0
 
@@ -522,17 +535,21 @@ def train(args: argparse.Namespace, progress: bool = True) -> tuple[Any, list[fl
 
         bar = tqdm(epochs, desc=f"train {args.data}", unit="epoch", file=sys.stderr, dynamic_ncols=True)
         epochs = bar
-    for _ in epochs:
+    for epoch in epochs:
         total, correct = 0.0, 0
         for batch in _batches(len(X), args.batch_size, rng):
-            scores = [model(X[i]) for i in batch]
-            targets = [y[i] for i in batch]
-            loss = loss_fn(scores, targets)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            diverged = f"training diverged in epoch {epoch + 1} of {args.epochs}"
+            try:
+                scores = [model(X[i]) for i in batch]
+                targets = [y[i] for i in batch]
+                loss = loss_fn(scores, targets)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            except OverflowError:  # the engine refuses a value beyond a float
+                raise CLIError(f"{diverged}: a value overflowed a float (try a smaller --lr)") from None
             if not math.isfinite(loss.data):
-                raise CLIError(f"training diverged: the loss became {loss.data} (try a smaller --lr)")
+                raise CLIError(f"{diverged}: the loss became {loss.data} (try a smaller --lr)")
             total += loss.data * len(batch)
             correct += sum((s.data > threshold) == (t == positive) for s, t in zip(scores, targets))
         history.append(total / len(X))
@@ -540,8 +557,14 @@ def train(args: argparse.Namespace, progress: bool = True) -> tuple[Any, list[fl
             bar.set_postfix(loss=f"{history[-1]:.4f}", acc=f"{correct / len(X):.3f}", refresh=False)
     if bar is not None:
         bar.close()
-    accuracy = sum((model(x).data > threshold) == (t == positive) for x, t in zip(X, y)) / len(X)
+    try:
+        accuracy = sum((model(x).data > threshold) == (t == positive) for x, t in zip(X, y)) / len(X)
+    except OverflowError:
+        raise CLIError("training diverged in its last step: a value overflowed a float (try a smaller --lr)") from None
     return model, history, accuracy
+
+
+PLOT_SUFFIXES = ("_loss.png", "_boundary.png")
 
 
 def _plot(plt: Any, prefix: str, model: Any, history: list[float], X: Sequence[Sequence[float]],
@@ -552,7 +575,7 @@ def _plot(plt: Any, prefix: str, model: Any, history: list[float], X: Sequence[S
     ax.set_ylabel(f"{loss_name} loss")
     ax.set_title("training loss")
     fig.tight_layout()
-    loss_path = f"{prefix}_loss.png"
+    loss_path = prefix + PLOT_SUFFIXES[0]
     _save_figure(plt, fig, loss_path)
 
     xs = [p[0] for p in X]
@@ -574,7 +597,7 @@ def _plot(plt: Any, prefix: str, model: Any, history: list[float], X: Sequence[S
     ax.set_title("decision boundary")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    boundary_path = f"{prefix}_boundary.png"
+    boundary_path = prefix + PLOT_SUFFIXES[1]
     _save_figure(plt, fig, boundary_path)
     return [loss_path, boundary_path]
 
@@ -596,17 +619,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     if n_params > MAX_PARAMETERS:
         raise CLIError(f"--hidden {','.join(map(str, args.hidden))}: {n_params:,} parameters, more than this scalar "
                        f"engine's limit of {MAX_PARAMETERS:,}; use smaller layers such as 16,16", code=2)
-    plt = _require_matplotlib() if args.plot else None
-    if args.save:  # fail before training, not after
+    plt = _require_matplotlib() if args.plot is not None else None
+    if args.save is not None:  # fail before training, not after
         _check_output("--save", args.save, " such as model.json")
-    if args.plot:
-        _check_output("--plot", args.plot, prefix=True)
+    if args.plot is not None:
+        _check_output("--plot", args.plot, " such as run", suffixes=PLOT_SUFFIXES)
     model, history, accuracy = train(args, progress=not args.no_progress)
     if plt is not None:
         X, y = _dataset(args)
         for path in _plot(plt, args.plot, model, history, X, y, 0.0 if args.loss == "hinge" else 0.5, args.loss):
             print(f"wrote {path}")
-    if args.save:
+    if args.save is not None:
         from tinygrad_bp.modelfile import save_model
 
         save_model(model, args.save)
@@ -650,6 +673,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as e:  # a runtime dependency missing from this environment
         print(f"{PROG}: error: {e}; reinstall tinygrad-bp with its dependencies (pip install tinygrad-bp)",
               file=sys.stderr)
+        return 1
+    except MemoryError:
+        hint = "; try fewer --samples, smaller --hidden or a --batch-size" if args.command == "train" else ""
+        print(f"{PROG}: error: out of memory{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
