@@ -6,6 +6,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import sysconfig
 import xml.etree.ElementTree as ET
 
@@ -448,3 +449,39 @@ def test_non_finite_values_are_drawn():
     root = parse(to_svg(y, edge_derivatives=True))
     assert "data inf" in texts(nodes_by_label(root)["big"])
     assert "data nan" in [t for g in groups(root, "node") for t in texts(g)]
+
+
+@pytest.mark.parametrize("timeout, error, fragment", [
+    ("5", TypeError, "timeout must be a number of seconds or None, got str '5'"),
+    (True, TypeError, "got bool True"),
+    ([5], TypeError, "got list [5]"),
+    (math.inf, ValueError, "timeout must be > 0 and at most 1e+06 seconds (None: no limit), got inf"),
+    (math.nan, ValueError, "got nan"),
+    (-1, ValueError, "got -1"),
+    (0.0, ValueError, "got 0.0"),
+    (2e6, ValueError, "got 2000000.0"),
+])
+def test_bad_timeout_is_refused_before_any_work(monkeypatch, timeout, error, fragment):
+    monkeypatch.setattr(viz, "draw_graph", lambda *a, **k: pytest.fail("drew before checking timeout"))
+    with pytest.raises(error) as info:
+        to_svg(Value(1.0), timeout=timeout)
+    assert str(info.value).startswith("to_svg: timeout must be") and fragment in str(info.value)
+
+
+@pytest.mark.parametrize("timeout", [None, 1, 0.5, viz.MAX_TIMEOUT])
+def test_good_timeouts_render(timeout):
+    svg = to_svg(Value(1.0, label="one"), timeout=timeout)
+    assert "one" in " ".join(texts(parse(svg)))
+
+
+@pytest.mark.parametrize("path, error, fragment", [
+    ("", ValueError, "empty file name"),
+    ("/dev/null", OSError, "is not a regular file (a character device)"),
+    ("{tmp}/nope/g.svg", FileNotFoundError, "folder {tmp}/nope does not exist"),
+])
+def test_bad_path_is_refused_before_rendering(tmp_path, monkeypatch, path, error, fragment):
+    monkeypatch.setattr(viz, "_render", lambda *a, **k: pytest.fail("rendered before checking the path"))
+    with pytest.raises(error) as info:
+        to_svg(Value(1.0), path.format(tmp=tmp_path))
+    assert fragment.format(tmp=tmp_path) in str(info.value)
+    assert os.path.exists("/dev/null") and stat.S_ISCHR(os.stat("/dev/null").st_mode)

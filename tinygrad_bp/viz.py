@@ -22,7 +22,7 @@ import sysconfig
 from collections.abc import Iterable
 from typing import Any
 
-from tinygrad_bp.atomic import write_atomic
+from tinygrad_bp.atomic import check_target, write_atomic
 from tinygrad_bp.engine import Value, topological_order
 from tinygrad_bp.nn import unit_name
 
@@ -402,15 +402,26 @@ def _render(source: str, renderer: str | None, timeout: float | None) -> str:
     return proc.stdout.decode("utf-8")
 
 
+MAX_TIMEOUT = 1e6  # seconds (11.6 days): subprocess cannot wait much longer (about 24.8 days)
+
+
 def to_svg(root: Value, path: str | os.PathLike[str] | None = None, *, renderer: str | None = None,
            timeout: float | None = 60.0, **options: Any) -> str:
     """The graph of `root` as SVG text (also written to `path`); `options` go to `draw_graph`.
 
     `renderer`: "dot", "graphviz-pure" or None (dot if found, else graphviz-pure).
-    A render taking longer than `timeout` seconds raises RenderTimeoutError.
+    A render taking longer than `timeout` seconds (at most MAX_TIMEOUT; None: no
+    limit) raises RenderTimeoutError. Arguments and `path` are checked before any work.
     """
-    if timeout is not None and not timeout > 0:
-        raise ValueError(f"to_svg: timeout must be > 0 seconds or None, got {timeout!r}")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"to_svg: timeout must be a number of seconds or None, got {type(timeout).__name__} "
+                            f"{timeout!r}")
+        if not 0 < timeout <= MAX_TIMEOUT:  # also refuses NaN
+            raise ValueError(f"to_svg: timeout must be > 0 and at most {MAX_TIMEOUT:g} seconds (None: no limit), "
+                             f"got {timeout!r}")
+    if path is not None:
+        check_target(path)
     g = draw_graph(root, **options)
     svg = _render(g.source, renderer, timeout)
     if path is not None:
