@@ -363,7 +363,7 @@ def test_worked_example_as_a_real_process():
     res = run_process("worked-example", "--rounds", "2")
     assert res.returncode == 0, res.stderr
     assert "0.082167041" in res.stdout
-    assert res.stdout.strip().splitlines()[-1].startswith("Round 2 (after 1 updates): E = 0.29102777")
+    assert res.stdout.strip().splitlines()[-1].startswith("Round 2 (after 1 update): E = 0.29102777")
 
 
 # --- train -------------------------------------------------------------------------------------
@@ -582,3 +582,14 @@ def test_running_out_of_memory_is_one_line_and_exit_1(capsys, monkeypatch):
     monkeypatch.setattr(cli, "evaluate_expression", exhaust)
     code, out, err = run_main(capsys, "graph", "x", "--at", "x=1")
     assert code == 1 and one_line_error(err) == "tinygrad-bp: error: out of memory"
+
+
+@pytest.mark.parametrize("argv", [["worked-example", "--rounds", "3"], ["graph", "x*y", "--at", "x=2", "--at", "y=3"]])
+def test_a_reader_that_goes_away_ends_the_command_quietly(argv):
+    # `tinygrad-bp ... | head -1`: the pipe closes after the first line; no error message, SIGPIPE's exit code
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "tinygrad_bp.cli", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # before the command writes anything
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141 and err == b""

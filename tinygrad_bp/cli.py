@@ -335,7 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Forward pass, first round's derivatives and updated weights, and the error "
                                    "after N rounds of the seeds' worked example.")
     p.add_argument("--rounds", type=_positive_int, default=10_000, metavar="N",
-                   help="training rounds for the final error (default: 10000)")
+                   help="print the error at round N: its forward pass comes after N-1 weight updates, "
+                        "as the seed counts (default: 10000)")
     p.add_argument("--svg", metavar="FILE", help="write the loss graph of the first forward pass as SVG")
 
     d = TRAIN_DEFAULTS
@@ -664,6 +665,9 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return e.code
+    except BrokenPipeError:  # the reader went away (`tinygrad-bp ... | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python exits
+        return 128 + 13  # the shell's code for a program ended by SIGPIPE
     except (ValueError, OSError, RuntimeError, ArithmeticError) as e:
         msg = str(e) or type(e).__name__
         if isinstance(e, OSError) and e.filename is not None and e.strerror:
@@ -671,8 +675,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {msg}", file=sys.stderr)
         return 1
     except ImportError as e:  # a runtime dependency missing from this environment
-        print(f"{PROG}: error: {e}; reinstall tinygrad-bp with its dependencies (pip install tinygrad-bp)",
-              file=sys.stderr)
+        fix = f"pip install {e.name}" if e.name else "reinstall tinygrad-bp with its dependencies"
+        print(f"{PROG}: error: {e}; {fix}", file=sys.stderr)
         return 1
     except MemoryError:
         hint = "; try fewer --samples, smaller --hidden or a --batch-size" if args.command == "train" else ""

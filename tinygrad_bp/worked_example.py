@@ -121,7 +121,7 @@ def run(rounds: int = 10_000, svg: str | os.PathLike[str] | None = None, file: T
     if rounds > 1:
         E, n = forward(model)
         final = (E.data, n["out_o1"].data, n["out_o2"].data)
-    say(f"Round {rounds} (after {rounds - 1} updates): E = {final[0]:.10f}, "
+    say(f"Round {rounds} (after {rounds - 1} update{'' if rounds == 2 else 's'}): E = {final[0]:.10f}, "
         f"outputs {final[1]:.9f} (target 0.01) and {final[2]:.9f} (target 0.99)")
     if rounds == 10000:
         say("  (the seed prints E = 0.0000351085 and outputs 0.015912196 / 0.984065734; its outputs match no"
