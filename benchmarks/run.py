@@ -3,6 +3,7 @@
     python benchmarks/run.py            # the full run (a few minutes)
     python benchmarks/run.py --quick    # a smoke run (seconds)
     python benchmarks/run.py --check    # correctness checks only, no timing
+    python benchmarks/run.py --only W3  # some workloads only (W1,W2,W3,W4,import)
 
 Workloads:
   W1 seed    the seeds' 2-2-2 sigmoid network, 1,000 rounds of forward, sse, backward, update
@@ -478,12 +479,26 @@ def fmt_t(s: float | None) -> str:
     return f"{s * 1e6:.3g} µs"
 
 
+WORKLOADS = ("W1", "W2", "W3", "W4", "import")
+
+
+def _workloads(text: str) -> tuple[str, ...]:
+    names = tuple(w.strip() for w in text.split(",") if w.strip())
+    unknown = [w for w in names if w not in WORKLOADS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown workload(s) {', '.join(unknown) or '(none)'}; "
+                                         f"choose from {','.join(WORKLOADS)}")
+    return names
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes and few rounds (a smoke run)")
     ap.add_argument("--check", action="store_true", help="only the correctness checks, no timing")
+    ap.add_argument("--only", metavar="W", type=_workloads, default=WORKLOADS,
+                    help=f"comma-separated workloads to run, of {','.join(WORKLOADS)} (default: all)")
     args = ap.parse_args(argv)
-    quick, timing = args.quick, not args.check
+    quick, timing, only = args.quick, not args.check, args.only
 
     cs, missing = contenders()
     by_name = {c.name: c for c in cs}
@@ -497,9 +512,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # W1 seed
     seed_rounds = 50 if quick else 1000
     refs = {1: Floor().prepare_seed(seed_layers(), 1)()}
-    for c in cs:
+    for c in cs * ("W1" in only):
         report["checks"][("W1", c.name)] = check(c.name, "W1", c.prepare_seed(seed_layers(), 1)(), refs[1])
-    if timing:
+    if timing and "W1" in only:
         runs = {c.name: (lambda c=c: c.prepare_seed(seed_layers(), seed_rounds)) for c in cs}
         report["times"]["W1"], devs = interleaved(runs, R, workload="W1")
         _merge(report, "W1", devs)
@@ -510,15 +525,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         X, y = X[:20], y[:20]
     layers = moons_layers()
     ref = Floor().prepare_moons(layers, X, y, 1.0)()
-    for c in cs:
+    for c in cs * ("W2" in only):
         report["checks"][("W2", c.name)] = check(c.name, "W2", c.prepare_moons(layers, X, y, 1.0)(), ref)
-    if timing:
+    if timing and "W2" in only:
         runs = {c.name: (lambda c=c: c.prepare_moons(layers, X, y, 1.0)) for c in cs}
         report["times"]["W2"], devs = interleaved(runs, R, workload="W2")
         _merge(report, "W2", devs)
 
     # W3 chain
-    depths = [300, 10_000] if quick else [300, 10_000, 1_000_000]
+    depths = ([300, 10_000] if quick else [300, 10_000, 1_000_000]) if "W3" in only else []
     for n in depths:
         key = f"W3/{n}"
         chain_cs = [c for c in cs if n <= 300 or c.name != "micrograd"]
@@ -535,7 +550,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 paused = {c.name: (lambda c=c, n=n: _gc_paused(c.prepare_chain(n))) for c in chain_cs
                           if c.name in ("tinygrad_bp", "floor")}
                 report.setdefault("W3_gc_off", {})[n] = interleaved(paused, reps, ref_name="", workload=key)[0]
-    if "micrograd" in by_name:  # it recurses in backward: show where it stops
+    if "micrograd" in by_name and "W3" in only:  # it recurses in backward: show where it stops
         try:
             by_name["micrograd"].prepare_chain(10_000)()
             report["micrograd_10k"] = "ok"
@@ -543,9 +558,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             report["micrograd_10k"] = "RecursionError"
 
     # W4 memory
-    if timing:
+    if timing and "W4" in only:
         nodes = 40_000 if quick else 200_000
         report["W4"] = {c.name: bytes_per_node(c.chain_graph, nodes // 5) for c in cs if c.chain_graph}
+    if timing and "import" in only:
         pkgs = ["tinygrad_bp"] + ["micrograd"] * ("micrograd" in by_name) + ["torch"] * ("PyTorch" in by_name)
         report["import"] = {pkg: import_ms(pkg, 3 if quick else 7) for pkg in pkgs}
 

@@ -280,3 +280,13 @@ def test_dead_net_gradients_are_exact_zeros_and_nan_from_inf():
     out = Value.net([w], [x]).relu()  # net = -inf, relu dead: g = 0 at the net
     out.backward()
     assert w.grad == 0.0 and math.isnan(x.grad)  # ∂/∂x = 0 · w = 0 · (-inf) = NaN, as the rule says
+
+
+def test_only_runs_the_named_workloads():
+    report = run.main(["--quick", "--check", "--only", "W1,W3"])
+    assert {w for w, _ in report["checks"]} == {"W1", "W3/300", "W3/10000"}
+    report = run.main(["--quick", "--check", "--only", "W2"])
+    assert {w for w, _ in report["checks"]} == {"W2"} and "micrograd_10k" not in report
+    with pytest.raises(SystemExit) as info:
+        run.main(["--only", "W9"])
+    assert info.value.code == 2
