@@ -241,7 +241,9 @@ def test_graph_writes_svg_and_explains(capsys, tmp_path):
     (["train", "--data", "iris"], "invalid choice: 'iris'"),
     (["train", "--batch-size", "-2"], "expected an integer >= 0"),
     (["train", "--data", "xor", "--samples", "10"], "do not apply to xor"),
-    (["train", "--samples", "1", "--no-progress"], "moons: n must be an int >= 2, got 1"),
+    (["train", "--samples", "1", "--no-progress"], "--samples: expected an integer from 2 to 100,000"),
+    (["train", "--seed", "-3"], "--seed: expected an integer >= 0"),
+    (["train", "--noise", "1e308", "--no-progress"], "moons: noise 1e+308 makes points overflow a float"),
     (["train", "--save", "/nonexistent-dir/m.json"], "--save /nonexistent-dir/m.json: folder"),
     (["train", "--plot", "/nonexistent-dir/run"], "--plot /nonexistent-dir/run: folder"),
     (["train", "--save", str(ROOT / "tests")], "is a folder; give a file name"),
@@ -562,12 +564,12 @@ def test_samples_are_capped_with_the_reason(capsys, no_work):
     code, out, err = run_main(capsys, "train", "--samples", "2000000")
     assert code == 2 and out == ""
     line = one_line_error(err)
-    assert "--samples: expected a positive integer up to 100,000" in line and "'2000000'" in line
+    assert "--samples: expected an integer from 2 to 100,000" in line and "'2000000'" in line
     assert "memory" in line
     args = cli.build_parser().parse_args(["train", "--samples", str(cli.MAX_SAMPLES)])
     assert args.samples == cli.MAX_SAMPLES == 100_000
     code, out, err = run_main(capsys, "train", "--samples", "100001")
-    assert code == 2 and "up to 100,000" in one_line_error(err)
+    assert code == 2 and "from 2 to 100,000" in one_line_error(err)
 
 
 def test_running_out_of_memory_is_one_line_and_exit_1(capsys, monkeypatch):
@@ -593,3 +595,32 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(argv):
     proc.stdout.close()  # before the command writes anything
     err = proc.stderr.read()
     assert proc.wait(timeout=300) == 141 and err == b""
+
+
+def test_the_sse_loss_per_point_does_not_depend_on_the_batch_size():
+    # lr so small that the weights do not move: every epoch's loss is the starting one, by hand Σ ½(t − a)² / N
+    from tinygrad_bp.losses import sse
+    from tinygrad_bp.nn import MLP
+    X, y = data.moons(40, noise=0.1, seed=0, labels="01")
+    model = MLP(2, [16, 16, 1], output_activation="sigmoid", seed=0)
+    expected = sum(sse(model(x), [t]).data for x, t in zip(X, y)) / len(X)
+    for batch in ("0", "8", "1"):
+        args = cli.build_parser().parse_args(["train", "--loss", "sse", "--samples", "40", "--epochs", "1",
+                                              "--batch-size", batch, "--lr", "1e-12", "--optimizer", "sgd"])
+        assert cli.train(args, progress=False)[1][0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_result_is_named_after_no_variable(capsys):
+    code, out, err = run_main(capsys, "graph", "f*out", "--at", "f=3", "--at", "out=2")
+    assert code == 0 and out.splitlines()[:3] == ["result = f*out = 6", "∂result/∂f = 2", "∂result/∂out = 3"]
+
+
+def test_graph_draws_an_expression_of_any_size_it_accepts(capsys, tmp_path, monkeypatch):
+    # draw_graph's default max_nodes=500 is lifted: an accepted expression (at most MAX_EXPRESSION_CHARS) is drawn
+    from tinygrad_bp import viz
+    calls = []
+    monkeypatch.setattr(viz, "to_svg", lambda root, path, **kw: calls.append((path, kw)) or "<svg/>")
+    expr = "+".join(["x"] * 600)
+    code, out, err = run_main(capsys, "graph", expr, "--at", "x=1", "-o", str(tmp_path / "big.svg"))
+    assert code == 0 and "∂f/∂x = 600" in out
+    assert calls == [(str(tmp_path / "big.svg"), {"max_nodes": None})]

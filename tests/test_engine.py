@@ -408,6 +408,27 @@ def test_an_int_too_large_for_a_float_names_the_op():
         Value(2.0) + 10 ** 400
 
 
+def test_a_label_must_be_a_str():
+    for bad in (None, 7, b"x"):
+        with pytest.raises(TypeError, match=f"Value: label must be a str, got {type(bad).__name__}"):
+            Value(1.0, label=bad)
+        v = Value(1.0, label="kept")
+        with pytest.raises(TypeError, match="label must be a str"):
+            v.label = bad
+        assert v.label == "kept"
+
+
+def test_local_grads_and_explain_refuse_an_overflowing_derivative_as_backward_does():
+    from tinygrad_bp import explain
+    a = Value(1e-200, label="a")
+    q = 1 / a
+    q.label = "q"
+    assert (1 / Value(0.5)).local_grads() == [2.0, -4.0]  # ∂(1/a)/∂1 = 1/a, ∂(1/a)/∂a = -1/a²
+    for show in (q.local_grads, lambda: explain(q, a)):
+        with pytest.raises(OverflowError, match="/: a local derivative overflows a float"):
+            show()
+
+
 def test_division_by_zero_names_op_and_value():
     with pytest.raises(ZeroDivisionError, match=r"/.*1\.5"):
         Value(1.5) / Value(0.0)

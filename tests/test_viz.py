@@ -490,3 +490,51 @@ def test_bad_path_is_refused_before_rendering(tmp_path, monkeypatch, path, error
         to_svg(Value(1.0), path.format(tmp=tmp_path))
     assert fragment.format(tmp=tmp_path) in str(info.value)
     assert os.path.exists("/dev/null") and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def cluster_titles(g) -> list[str]:
+    return re.findall(r"label=<<B>(.*?)</B>>", g.source)
+
+
+def test_layer_titles_count_depth_so_a_batch_of_forward_passes_keeps_them():
+    from tinygrad_bp.losses import mse
+    m = MLP(2, [3, 3, 1], seed=1)
+    L = mse([m([0.1, 0.2]), m([0.3, 0.4])], [1.0, 0.0])  # two copies of the network in one graph
+    assert cluster_titles(draw_graph(L)) == ["inputs", *["hidden layer 1", "hidden layer 2", "output layer"] * 2]
+
+
+def test_nets_reading_the_same_constants_form_one_layer():
+    # the seed's network built by hand with Value.net: h1 and h2 each get their own leaves 0.05, 0.10
+    w = [Value(v, label=f"w{k + 1}") for k, v in enumerate([v for layer in WEIGHTS for row in layer for v in row])]
+    h = [Value.net(w[2 * j:2 * j + 2], [0.05, 0.10], 0.35).sigmoid() for j in range(2)]
+    o = [Value.net(w[4 + 2 * k:6 + 2 * k], h, 0.60).sigmoid() for k in range(2)]
+    assert cluster_titles(draw_graph(o[0] + o[1])) == ["inputs", "hidden layer", "output layer"]
+
+
+def test_parameters_may_be_a_model_and_anything_else_is_named():
+    model = MLP(2, [2, 1], seed=0)
+    out = model([0.5, -0.5])
+    assert draw_graph(out, parameters=model).source == draw_graph(out, parameters=model.parameters()).source
+    with pytest.raises(TypeError, match="draw_graph: parameters must be Values or a model, got int"):
+        draw_graph(out, parameters=3)
+
+
+def test_an_unknown_renderer_is_refused_before_drawing(monkeypatch):
+    monkeypatch.setattr(viz, "draw_graph", lambda *a, **k: pytest.fail("drew before checking the renderer"))
+    with pytest.raises(ValueError, match="Dot"):
+        to_svg(Value(1.0), renderer="Dot")
+
+
+def test_a_renderer_that_crashes_is_named_with_its_signal(tmp_path, monkeypatch):
+    path_with(tmp_path, monkeypatch, dot="#!/bin/sh\nkill -SEGV $$\n")
+    with pytest.raises(RenderError, match=r"dot crashed \(SIGSEGV\) laying out the graph; draw fewer nodes"):
+        to_svg(Value(1.0))
+
+
+def test_the_renderer_runs_with_a_large_stack(tmp_path, monkeypatch):
+    # dot lays out deep graphs recursively: with the usual 8 MB stack it crashed on a 520-node sum x + x + ... + x
+    seen = tmp_path / "stack.txt"
+    path_with(tmp_path, monkeypatch, dot=f"#!/bin/sh\nulimit -s > {seen}\ncat > /dev/null\necho '<svg/>'\n")
+    assert to_svg(Value(1.0)) == "<svg/>\n"
+    limit = seen.read_text().strip()
+    assert limit == "unlimited" or int(limit) * 1024 >= viz.RENDER_STACK_BYTES

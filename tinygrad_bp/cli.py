@@ -255,7 +255,8 @@ def evaluate_expression(text: str, values: dict[str, float], root_label: str = "
     if not isinstance(root, Value):
         root = Value(root)
     if root.op:
-        root.label = root_label if root_label not in values else "out"
+        root.label = next(name for name in (root_label, "out", "result", *(f"f{k}" for k in range(len(values) + 1)))
+                          if name not in values)
     return root, leaves
 
 
@@ -291,8 +292,8 @@ _nonneg_int = _number(int, "an integer >= 0", lambda v: v >= 0)
 _positive_float = _number(float, "a finite number > 0", lambda v: v > 0)
 _nonneg_float = _number(float, "a finite number >= 0", lambda v: v >= 0)
 MAX_SAMPLES = 100_000  # full batch at 16,16: about 1.8 GB of graph; 2,000,000 points would need ~37 GB
-_samples = _number(int, f"a positive integer up to {MAX_SAMPLES:,} (each point of a batch holds its graph in "
-                        "memory)", lambda v: 0 < v <= MAX_SAMPLES)
+_samples = _number(int, f"an integer from 2 to {MAX_SAMPLES:,} (each point of a batch holds its graph in "
+                        "memory)", lambda v: 2 <= v <= MAX_SAMPLES)
 
 
 def _sizes(s: str) -> list[int]:
@@ -365,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"passes over the data (default: {d['epochs']})")
     p.add_argument("--batch-size", type=_nonneg_int, default=d["batch_size"], metavar="B",
                    help="examples per step; 0 = the whole data set (default: 0)")
-    p.add_argument("--seed", type=int, default=d["seed"], metavar="S",
+    p.add_argument("--seed", type=_nonneg_int, default=d["seed"], metavar="S",
                    help="seed of the data, the initial weights and the batch order (default: 0)")
     p.add_argument("--save", metavar="FILE", help="write the trained model to FILE (JSON)")
     p.add_argument("--plot", metavar="PREFIX",
@@ -456,7 +457,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.output is not None:
         from tinygrad_bp.viz import to_svg
 
-        to_svg(root, args.output)
+        to_svg(root, args.output, max_nodes=None)  # an expression's graph is small enough (MAX_EXPRESSION_CHARS)
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
@@ -551,7 +552,7 @@ def train(args: argparse.Namespace, progress: bool = True) -> tuple[Any, list[fl
                 raise CLIError(f"{diverged}: a value overflowed a float (try a smaller --lr)") from None
             if not math.isfinite(loss.data):
                 raise CLIError(f"{diverged}: the loss became {loss.data} (try a smaller --lr)")
-            total += loss.data * len(batch)
+            total += loss.data if args.loss == "sse" else loss.data * len(batch)  # sse sums, the others average
             correct += sum((s.data > threshold) == (t == positive) for s, t in zip(scores, targets))
         history.append(total / len(X))
         if bar is not None:
@@ -571,7 +572,7 @@ PLOT_SUFFIXES = ("_loss.png", "_boundary.png")
 def _plot(plt: Any, prefix: str, model: Any, history: list[float], X: Sequence[Sequence[float]],
           y: Sequence[float], threshold: float, loss_name: str) -> list[str]:
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(range(1, len(history) + 1), history)
+    ax.plot(range(1, len(history) + 1), history, marker="o" if len(history) == 1 else None)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{loss_name} loss")
     ax.set_title("training loss")

@@ -69,10 +69,13 @@ def _linspace(start: float, stop: float, k: int) -> list[float]:
     return [start + i * step for i in range(k)]
 
 
-def _finish(points: list[tuple[float, float, int]], noise: float, labels: str, rng: random.Random) -> Dataset:
-    """Add Gaussian noise, shuffle, map class 0/1 to the label convention."""
+def _finish(name: str, points: list[tuple[float, float, int]], noise: float, labels: str,
+            rng: random.Random) -> Dataset:
+    """Add Gaussian noise, shuffle, map class 0/1 to the label convention (ValueError if a point overflows)."""
     neg, pos = _label_values(labels)
     rows = [([x + rng.gauss(0.0, noise), y + rng.gauss(0.0, noise)] if noise else [x, y], c) for x, y, c in points]
+    if not all(math.isfinite(v) for r, _ in rows for v in r):
+        raise ValueError(f"{name}: noise {noise!r} makes points overflow a float; use a smaller noise")
     rng.shuffle(rows)
     return [r for r, _ in rows], [pos if c else neg for _, c in rows]
 
@@ -97,7 +100,7 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 0, labels: str = "pm1") 
     n_out = n // 2
     pts = [(math.cos(t), math.sin(t), 0) for t in _linspace(0.0, math.pi, n_out)]
     pts += [(1.0 - math.cos(t), 0.5 - math.sin(t), 1) for t in _linspace(0.0, math.pi, n - n_out)]
-    return _finish(pts, noise, labels, rng)
+    return _finish("moons", pts, noise, labels, rng)
 
 
 def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int = 0, labels: str = "pm1") -> Dataset:
@@ -116,7 +119,7 @@ def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int = 
     pts = [(math.cos(2 * math.pi * i / n_out), math.sin(2 * math.pi * i / n_out), 0) for i in range(n_out)]
     pts += [(factor * math.cos(2 * math.pi * i / n_in), factor * math.sin(2 * math.pi * i / n_in), 1)
             for i in range(n_in)]
-    return _finish(pts, noise, labels, rng)
+    return _finish("circles", pts, noise, labels, rng)
 
 
 def spiral(n: int = 100, noise: float = 0.05, turns: float = 1.0, seed: int = 0, labels: str = "pm1") -> Dataset:
@@ -137,7 +140,7 @@ def spiral(n: int = 100, noise: float = 0.05, turns: float = 1.0, seed: int = 0,
             r = (i + 1) / k
             theta = 2 * math.pi * turns * r + c * math.pi
             pts.append((r * math.cos(theta), r * math.sin(theta), c))
-    return _finish(pts, noise, labels, rng)
+    return _finish("spiral", pts, noise, labels, rng)
 
 
 DATASETS = {"xor": xor, "moons": moons, "circles": circles, "spiral": spiral}

@@ -228,6 +228,12 @@ def _check_number(x: Any, what: str) -> float:
         raise OverflowError(f"{what}: the {type(x).__name__} is too large for a float (|x| > 1.8e308)") from None
 
 
+def _check_label(label: Any) -> str:
+    if not isinstance(label, str):
+        raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r:.40}")
+    return label
+
+
 def _binary_method(op: Op) -> Callable[[Value, Any], Value]:
     """`self <op> other` for + and *, the hottest ops: the constant's leaf and the node built inline
     (what _lift and _node do, without their calls)."""
@@ -268,7 +274,7 @@ class Value:
     def __init__(self, data: Number, label: str = ""):
         self.data = _check_number(data, "Value")
         self.grad = 0.0
-        self._label = label
+        self._label = _check_label(label)
         self._op: Op | None = None
         self._prev: tuple[Value, ...] = ()
 
@@ -282,7 +288,7 @@ class Value:
 
     @label.setter
     def label(self, label: str) -> None:
-        self._label = label
+        self._label = _check_label(label)
 
     @property
     def op(self) -> str:
@@ -295,10 +301,10 @@ class Value:
         return self._prev
 
     def local_grads(self) -> list[float]:
-        """∂self/∂input for each input, as floats, evaluated at the current data."""
+        """∂self/∂input for each input, as floats, evaluated at the current data (OverflowError as in backward)."""
         if self._op is None:
             return []
-        return list(self._op.local(*[c.data for c in self._prev], self.data))
+        return list(_local_floats(self))
 
     def __repr__(self) -> str:
         return f"Value(data={self.data!r}, grad={self.grad!r}, op={self.op!r}, label={self.label!r})"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from tinygrad_bp.engine import PowConst, Value, topological_order
+from tinygrad_bp.engine import PowConst, Value, _local_floats, topological_order
 
 __all__ = ["explain"]
 
@@ -85,7 +85,7 @@ class _Graph:
         for v in reversed(order):
             if v._op is None:
                 continue
-            partials = v._op.local(*[c.data for c in v._prev], v.data)
+            partials = _local_floats(v)  # an overflowing derivative is an OverflowError, as in backward
             g = self.adj[v]
             for c, p in zip(v._prev, partials):
                 if c not in dep:

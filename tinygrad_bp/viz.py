@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sysconfig
 from collections.abc import Iterable
@@ -149,10 +150,11 @@ def _find_neurons(topo: list[Value], consumers: dict[int, list[Value]]) -> tuple
         if act is not None:
             members.append(act)
         neurons.append(_Neuron(v, act, members, xs))
-    # layers: neurons whose net nodes read the same inputs, in forward order
-    by_inputs: dict[tuple[int, ...], list[_Neuron]] = {}
+    # layers: neurons whose net nodes read the same inputs (unlabelled constants: the same numbers), in forward order
+    by_inputs: dict[tuple[Any, ...], list[_Neuron]] = {}
     for nr in neurons:
-        by_inputs.setdefault(tuple(id(x) for x in nr.xs), []).append(nr)
+        key = tuple(id(x) if x.op or x.label else ("constant", x.data) for x in nr.xs)
+        by_inputs.setdefault(key, []).append(nr)
     layers = list(by_inputs.values())
     for i, layer in enumerate(layers):
         for j, nr in enumerate(layer):
@@ -163,17 +165,26 @@ def _find_neurons(topo: list[Value], consumers: dict[int, list[Value]]) -> tuple
 
 
 def _layer_titles(layers: list[list[_Neuron]], consumers: dict[int, list[Value]]) -> list[str]:
-    """'hidden layer k' for layers that feed a later layer's net nodes, 'output layer' for the others."""
-    feeds = []
+    """'hidden layer k' for layers that feed a later layer's net nodes, 'output layer' for the others.
+
+    k counts layers from the inputs (a layer reading another's outputs is one deeper), so the
+    copies of a network that a batch of forward passes makes get the same titles.
+    """
+    depth_of: dict[int, int] = {}  # id of a neuron's output -> its layer's depth
+    depths, feeds = [], []
     for layer in layers:
+        depth = 1 + max((depth_of.get(id(x), 0) for nr in layer for x in nr.xs), default=0)
+        for nr in layer:
+            depth_of[id(nr.out)] = depth
+        depths.append(depth)
         feeds.append(any(c.op == "net" for nr in layer for c in consumers.get(id(nr.out), ())))
-    hidden = [i for i, f in enumerate(feeds) if f]
+    hidden = sorted({d for d, f in zip(depths, feeds) if f})
     titles = []
-    for i, f in enumerate(feeds):
+    for d, f in zip(depths, feeds):
         if not f:
             titles.append("output layer" if len(layers) > 1 else "layer")
         else:
-            titles.append("hidden layer" if len(hidden) == 1 else f"hidden layer {hidden.index(i) + 1}")
+            titles.append("hidden layer" if len(hidden) == 1 else f"hidden layer {hidden.index(d) + 1}")
     return titles
 
 
@@ -234,7 +245,13 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True, edge
         weights_biases.update(id(p) for p in nr.net._prev[:n] if p.op == "")
         if len(nr.net._prev) % 2 and nr.net._prev[-1].op == "":
             weights_biases.add(id(nr.net._prev[-1]))
-    params = weights_biases | ({id(p) for p in parameters} if parameters is not None else set())
+    if parameters is not None and hasattr(parameters, "parameters"):  # a Module (MLP, Layer, Neuron)
+        parameters = parameters.parameters()
+    try:
+        extra = {id(p) for p in parameters} if parameters is not None else set()
+    except TypeError:
+        raise TypeError(f"draw_graph: parameters must be Values or a model, got {type(parameters).__name__}") from None
+    params = weights_biases | extra
 
     # which drawn node stands for each Value
     rep = {id(v): f"n{i}" for i, v in enumerate(topo)}
@@ -387,15 +404,36 @@ def _find_renderer(renderer: str | None) -> str:
         "draw_graph() still gives the DOT source without a renderer.")
 
 
-def _render(source: str, renderer: str | None, timeout: float | None) -> str:
-    exe = _find_renderer(renderer)
+RENDER_STACK_BYTES = 1 << 30  # dot recurses once per level: its default 8 MB stack crashes at ~500 levels
+
+
+def _large_stack() -> None:  # pragma: no cover (runs in the renderer's process, before exec)
+    """Raise the stack limit of the renderer's process to RENDER_STACK_BYTES (never above the hard limit)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    want = RENDER_STACK_BYTES if hard == resource.RLIM_INFINITY else min(RENDER_STACK_BYTES, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_STACK, (want, hard))
+
+
+def _render(source: str, renderer: str | None, timeout: float | None, exe: str | None = None) -> str:
+    exe = exe or _find_renderer(renderer)
     name = os.path.basename(exe)
     try:
-        proc = subprocess.run([exe, "-Tsvg"], input=source.encode("utf-8"), capture_output=True, timeout=timeout)
+        proc = subprocess.run([exe, "-Tsvg"], input=source.encode("utf-8"), capture_output=True, timeout=timeout,
+                              preexec_fn=_large_stack if os.name == "posix" else None)
     except subprocess.TimeoutExpired:
         raise RenderTimeoutError(
             f"{name} did not finish laying out the graph within {timeout} s; draw fewer nodes "
             "(collapse=True draws each neuron as one node) or pass a larger timeout (None: wait)") from None
+    if proc.returncode < 0:
+        try:
+            sig = signal.Signals(-proc.returncode).name
+        except ValueError:
+            sig = f"signal {-proc.returncode}"
+        raise RenderError(f"{name} crashed ({sig}) laying out the graph; draw fewer nodes (collapse=True draws each "
+                          "neuron as one node) or try the other renderer")
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip()
         raise RenderError(f"{name} failed with exit status {proc.returncode}: {err[:1000]}")
@@ -422,8 +460,9 @@ def to_svg(root: Value, path: str | os.PathLike[str] | None = None, *, renderer:
                              f"got {timeout!r}")
     if path is not None:
         check_target(path)
+    exe = _find_renderer(renderer)
     g = draw_graph(root, **options)
-    svg = _render(g.source, renderer, timeout)
+    svg = _render(g.source, renderer, timeout, exe)
     if path is not None:
         write_atomic(path, svg)
     return svg
