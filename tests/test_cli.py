@@ -624,3 +624,11 @@ def test_graph_draws_an_expression_of_any_size_it_accepts(capsys, tmp_path, monk
     code, out, err = run_main(capsys, "graph", expr, "--at", "x=1", "-o", str(tmp_path / "big.svg"))
     assert code == 0 and "∂f/∂x = 600" in out
     assert calls == [(str(tmp_path / "big.svg"), {"max_nodes": None})]
+
+
+def test_version(capsys):
+    import tinygrad_bp
+    code, out, err = run_main(capsys, "--version")
+    assert code == 0 and out.strip() == f"tinygrad-bp {tinygrad_bp.__version__}"
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'version = "{tinygrad_bp.__version__}"' in pyproject

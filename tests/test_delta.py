@@ -211,3 +211,10 @@ def test_large_but_finite_values_still_pass():
     r = backprop(model, [1.0], [1e150])
     assert all(math.isfinite(g) for g in r.grads)
     assert_close_lists(r.grads, autograd(model, [1.0], [1e150])[1])
+
+
+def test_the_result_unpacks_as_the_starting_design_says():
+    model = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", seed=0)
+    result = backprop(model, [0.05, 0.10], [0.01, 0.99])
+    activations, deltas, grads = result
+    assert (activations, deltas, grads) == (result.activations, result.deltas, result.grads)

@@ -213,6 +213,46 @@ def test_numpy_integer_sizes_are_plain_ints():
     assert (model.nin, model.nouts) == (2, [3, 1]) and type(model.nouts[0]) is int
     assert model.config == MLP(2, [3, 1]).config
     assert [p.data for p in model.parameters()] == [p.data for p in MLP(2, [3, 1], seed=0).parameters()]
+    with pytest.raises(ValueError, match="got bool"):  # numpy's bool is no size, whatever numpy's version
+        MLP(2, [np.True_, 1])
+
+
+def test_without_a_seed_weights_come_from_pythons_global_generator_as_in_micrograd():
+    import micrograd.nn as mg
+    random.seed(1337)
+    theirs = [p.data for p in mg.MLP(2, [16, 16, 1]).parameters()]
+    random.seed(1337)
+    ours = [p.data for p in MLP(2, [16, 16, 1]).parameters()]
+    assert ours == theirs and len(ours) == 337  # micrograd's demo weights, bit for bit
+    random.seed(7)
+    neuron = [v.data for v in Neuron(3).w]
+    random.seed(7)
+    assert neuron == [random.uniform(-1, 1) for _ in range(3)]
+
+
+def test_micrograds_nonlin_argument_is_understood():
+    assert Neuron(2, nonlin=False).activation == "linear" and Neuron(2, nonlin=True).activation == "relu"
+    assert Neuron(2, False).activation == "linear"  # micrograd's Neuron(nin, nonlin) positionally
+    assert Layer(2, 3, nonlin=False).activation == "linear" and Layer(2, 3).activation == "relu"
+    out = Neuron(2, nonlin=False)([1.0, 2.0])
+    assert out.op == "net"  # a linear unit: no activation node
+
+
+def test_models_and_graphs_pickle_and_keep_their_ops():
+    import pickle
+
+    from tinygrad_bp.engine import MUL
+    model = MLP(2, [3, 1], activation="tanh", seed=0)
+    again = pickle.loads(pickle.dumps(model))
+    assert again([0.5, -0.5]).data == model([0.5, -0.5]).data and again.config == model.config
+    x = Value(2.0, label="x")
+    y = (x * 3.0) ** 2 + x.sigmoid()
+    y2 = pickle.loads(pickle.dumps(y))
+    assert y2.children[0].children[0].op == "*" and y2.children[0].children[0]._op is MUL
+    y.backward()
+    y2.backward()
+    x2 = next(v for v in topological_order(y2) if v.label == "x")
+    assert x2.grad == x.grad == 2 * 9 * 2.0 + (1 / (1 + math.exp(-2.0))) * (1 - 1 / (1 + math.exp(-2.0)))
 
 
 def test_zero_grad():

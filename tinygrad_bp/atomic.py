@@ -16,6 +16,8 @@ import re
 import stat
 import tempfile
 
+__all__ = ["write_atomic", "check_target", "check_writable"]
+
 _KINDS = [(stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
           (stat.S_ISSOCK, "a socket")]
 _FD_ENTRY = re.compile(r"/proc/(self|thread-self|\d+)(/task/\d+)?/fd/[^/]+$")

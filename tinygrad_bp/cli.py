@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
+from tinygrad_bp import __version__
 from tinygrad_bp.atomic import check_writable, write_atomic
 from tinygrad_bp.engine import ADD, DIV, EXP, LOG, MUL, RELU, SIGMOID, SUB, TANH, Op, Value, topological_order
 
@@ -330,6 +331,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `tinygrad-bp` (subcommands worked-example, train, graph)."""
     parser = _Parser(prog=PROG, description="Backpropagation made visible and checkable.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("worked-example", help="the seeds' 2-2-2 network, digit for digit",

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 import random
 from typing import Any
+
+__all__ = ["DATASETS", "xor", "moons", "circles", "spiral"]
 
 LABELS = ("pm1", "01")
 
@@ -26,13 +27,10 @@ Dataset = tuple[list[list[float]], list[float]]
 
 
 def _count(name: str, what: str, n: Any, low: int | None = None) -> int:
-    """n as an int (>= low): ints and numpy integers (operator.index), not bools or floats."""
-    try:
-        if isinstance(n, bool):
-            raise TypeError
-        k = operator.index(n)
-    except TypeError:
-        raise ValueError(f"{name}: {what} must be an int, got {type(n).__name__} {n!r:.40}") from None
+    """n as an int (>= low): ints and numpy integers, not bools (numpy's either) or floats."""
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool):  # numpy's bool_ is not Integral
+        raise ValueError(f"{name}: {what} must be an int, got {type(n).__name__} {n!r:.40}")
+    k = int(n)
     if low is not None and k < low:
         raise ValueError(f"{name}: {what} must be an int >= {low}, got {n!r}")
     return k

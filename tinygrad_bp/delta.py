@@ -16,11 +16,13 @@ weights is an OverflowError naming it; inf or NaN put in propagate.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tinygrad_bp.engine import Value
+
+__all__ = ["BackpropResult", "backprop"]
 
 
 def _sigmoid(x: float) -> float:
@@ -57,6 +59,10 @@ class BackpropResult:
     def outputs(self) -> list[float]:
         """The network's outputs (activations of the last layer)."""
         return self.activations[-1]
+
+    def __iter__(self) -> Iterator[Any]:
+        """`activations, deltas, grads = backprop(...)`, the starting design's three results."""
+        return iter((self.activations, self.deltas, self.grads))
 
 
 def _float(x: Any, what: str) -> float:

@@ -25,6 +25,8 @@ import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+__all__ = ["Value", "Op", "grad", "topological_order"]
+
 Number = int | float
 
 
@@ -40,6 +42,9 @@ class Op:
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled by name: unpickling gives back this very op
+        return (_op_named, (self.name,))
 
 
 def _data(x: Any) -> float:
@@ -127,6 +132,9 @@ class PowConst(Op):
     def __repr__(self) -> str:
         return f"PowConst({self.exponent!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_pow_const, (self.exponent,))
+
 
 _POW_CONST: dict[float, PowConst] = {}
 
@@ -211,6 +219,12 @@ def _net_value(ws, xs, b):
 
 
 NET = Op("net", _net, _d_net)
+
+_OPS = {op.name: op for op in (ADD, SUB, MUL, DIV, NEG, POW, EXP, LOG, TANH, SIGMOID, RELU, SUM, NET)}
+
+
+def _op_named(name: str) -> Op:
+    return _OPS[name]
 
 
 # --- Value ---------------------------------------------------------------------

@@ -12,6 +12,8 @@ from typing import Any
 from tinygrad_bp.engine import Value
 from tinygrad_bp.nn import unit_name
 
+__all__ = ["sse", "mse", "hinge", "bce"]
+
 Outputs = Value | Sequence[Value]
 
 

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_bp.atomic import write_atomic
 
+__all__ = ["model_to_dict", "save_model", "parse_model", "load_model"]
+
 if TYPE_CHECKING:  # nn imports this module on save/load; at run time each imports the other inside functions
     from tinygrad_bp.nn import MLP
 

@@ -12,13 +12,15 @@ no activation node: its net node is its output.
 
 from __future__ import annotations
 
-import operator
+import numbers
 import os
 import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tinygrad_bp.engine import NET, RELU, SIGMOID, TANH, Op, Value, _net_value, _node
+
+__all__ = ["ACTIVATIONS", "Module", "Neuron", "Layer", "MLP", "unit_name"]
 
 ACTIVATIONS: dict[str, Op | None] = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "linear": None}
 
@@ -37,9 +39,18 @@ def _as_value(x: Any, label: str) -> Value:
 
 def _size(n: Any, what: str, where: str = "") -> int:
     """n as a positive int (numpy integers too; not bools, floats or strings); ValueError naming `what`."""
-    if isinstance(n, bool) or not hasattr(type(n), "__index__") or operator.index(n) < 1:
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:  # numpy's bool_ is not Integral
         raise ValueError(f"{what} must be a positive int{where}, got {type(n).__name__} {n!r:.40}")
-    return operator.index(n)
+    return int(n)
+
+
+def _micrograd_activation(activation: str | bool, nonlin: bool | None) -> str:
+    """micrograd's `nonlin` (given by name, or as a bool in activation's place): True is relu, False linear."""
+    if nonlin is None and isinstance(activation, bool):
+        nonlin = activation
+    if nonlin is None:
+        return activation
+    return "relu" if nonlin else "linear"
 
 
 def _shared_activation(neurons: Sequence[Neuron]) -> str:
@@ -79,11 +90,12 @@ class Module:
 class Neuron(Module):
     """One unit: net = Σ w_i·x_i + b (one node), then a = activation(net)."""
 
-    def __init__(self, nin: int, activation: str = "relu", name: str = "n", rng: random.Random | None = None):
+    def __init__(self, nin: int, activation: str = "relu", name: str = "n", rng: random.Random | None = None, *,
+                 nonlin: bool | None = None):
         nin = _size(nin, "Neuron: nin")
-        self.activation = activation
+        self.activation = _micrograd_activation(activation, nonlin)
         self.nin = nin
-        uniform = (rng or random.Random()).uniform
+        uniform = (rng or random).uniform  # without an rng: Python's global generator, as micrograd
         self.w = [Value(uniform(-1.0, 1.0), label=f"w{k + 1}") for k in range(nin)]
         self.b = Value(0.0)
         self.name = name
@@ -141,14 +153,14 @@ class Layer(Module):
     """`nout` neurons that read the same inputs; calling it returns a list of Values."""
 
     def __init__(self, nin: int, nout: int, activation: str = "relu", rng: random.Random | None = None,
-                 names: Sequence[str] | None = None):
+                 names: Sequence[str] | None = None, *, nonlin: bool | None = None):
+        activation = _micrograd_activation(activation, nonlin)
         nin = _size(nin, "Layer: nin")
         nout = _size(nout, "Layer: nout")
         if names is None:
             names = [f"n{j + 1}" for j in range(nout)]
         elif len(names) != nout:
             raise ValueError(f"Layer: expected {nout} names, got {len(names)}")
-        rng = rng or random.Random()
         self.nin = nin
         self.nout = nout
         self.neurons = [Neuron(nin, activation, name=names[j], rng=rng) for j in range(nout)]
@@ -189,7 +201,9 @@ class MLP(Module):
 
     Hidden layers use `activation`, the last layer `output_activation`; the
     default (ReLU hidden, linear output) is micrograd's `MLP(2, [16, 16, 1])`.
-    Weights start uniform in [-1, 1] from `random.Random(seed)`, biases at 0.
+    Weights start uniform in [-1, 1] from `random.Random(seed)` -- with seed=None
+    from Python's global generator, as in micrograd (`random.seed(1337)` then
+    `MLP(2, [16, 16, 1])` gives micrograd's demo weights) -- biases at 0.
     """
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
@@ -206,7 +220,7 @@ class MLP(Module):
         self.nouts = nouts
         self._activation = activation  # what a model without hidden layers reports
         self.seed = seed
-        rng = random.Random(seed)
+        rng = random.Random(seed) if seed is not None else None
         sizes = [nin, *nouts]
         last = len(nouts) - 1
         self.layers = []

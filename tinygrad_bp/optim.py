@@ -15,6 +15,8 @@ from typing import Any
 
 from tinygrad_bp.engine import Value
 
+__all__ = ["Optimizer", "SGD", "Adam"]
+
 
 def _real(value: Any) -> bool:
     """An int, a float or a numpy integer/float scalar; not a bool, str or anything else."""
