@@ -252,3 +252,14 @@ def test_fold_can_be_forced():
     unfolded = explain(E, w["w5"], fold=False, max_lines=200)
     assert "∂E_o1/∂sub#" in unfolded or re.search(r"∂E_o1/∂pow#\d+", unfolded)
     assert float(unfolded.split()[2]) == 0.082167041
+
+
+def test_an_input_used_twice_by_one_op_shows_the_sum_of_its_partials():
+    # d(x·x)/dx = x + x; d(x/x)/dx = 1/x − (x/x)/x; d(x^x)/dx = x·x^(x−1) + x^x·ln x: by hand at x = 3
+    x = Value(3.0, label="x")
+    f, g, h = x * x, x / x, x ** x
+    f.label, g.label, h.label = "f", "g", "h"
+    assert explain(f, x) == "∂f/∂x = 6   (f = 9 at x = 3; 1 node depends on x)\n\nwhere\n  ∂f/∂x = x + x = 6   (*)"
+    assert "∂g/∂x = 1/x − g/x = 0   (/)" in explain(g, x)
+    by_hand = 3 * 3 ** 2 + 27 * math.log(3)
+    assert f"∂h/∂x = x·x^(x − 1) + h·ln x = {by_hand:.9f}   (**)" in explain(h, x)

@@ -163,11 +163,15 @@ class _Graph:
 
 
 def _local_formula(g: _Graph, top: Value, v: Value) -> str | None:
-    """The local derivative ∂top/∂v as a formula in the nodes' names, when top uses v once."""
-    positions = [i for i, c in enumerate(top._prev) if c is v]
-    if len(positions) != 1:
+    """The local derivative ∂top/∂v as a formula in the nodes' names; a sum when top uses v more than once (x·x)."""
+    terms = [_formula_at(g, top, v, p) for p, c in enumerate(top._prev) if c is v]
+    if not terms or None in terms:
         return None
-    (p,) = positions
+    return "".join(t if k == 0 else f" − {t[1:]}" if t.startswith("−") else f" + {t}" for k, t in enumerate(terms))
+
+
+def _formula_at(g: _Graph, top: Value, v: Value, p: int) -> str | None:
+    """The local derivative of top with respect to its input at position p (which is v)."""
     op, prev, out = top.op, top._prev, g.name(top)
     if op == "net":
         n = len(prev) // 2
@@ -422,7 +426,7 @@ def explain(output: Value, wrt: Value, *, max_lines: int = 40, max_terms: int = 
         return header
     edges: list[tuple[Value, Value, _Edge, str]] = []
     lines, left = _derivation(g, max_lines, max_terms, max_factors, edges)
-    text = [header, "", *lines]
+    text = [header, *([""] if lines else []), *lines]
     if left:
         text.append(f"… {left} more derivation blocks left out (max_lines={max_lines})")
     factor_lines = [_describe_edge(g, low, top, e, sym) for low, top, e, sym in edges[:max_lines]]
