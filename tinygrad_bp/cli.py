@@ -352,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"number of points, at most {MAX_SAMPLES:,} (default: 100; not for xor). The limit is "
                         "memory: a step holds the graph of every point of its batch, about 18 KB a point with "
                         "--hidden 16,16")
-    p.add_argument("--noise", type=_nonneg_float, metavar="F", help="noise standard deviation (not for xor)")
+    p.add_argument("--noise", type=_nonneg_float, metavar="F",
+                   help="noise standard deviation (default: 0.1 for moons, 0.05 for circles and spiral; not for xor)")
     p.add_argument("--hidden", type=_sizes, default=d["hidden"], metavar="SIZES",
                    help="hidden layer sizes, comma-separated (default: 16,16)")
     p.add_argument("--activation", choices=["relu", "tanh", "sigmoid", "linear"], default=d["activation"],
