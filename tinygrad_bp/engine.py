@@ -288,7 +288,7 @@ class Value:
     def __init__(self, data: Number, label: str = ""):
         self.data = _check_number(data, "Value")
         self.grad = 0.0
-        self._label = _check_label(label)
+        self._label = label if type(label) is str else _check_label(label)
         self._op: Op | None = None
         self._prev: tuple[Value, ...] = ()
 
@@ -472,6 +472,15 @@ class Value:
                 elif op is SUM:
                     for c in prev:
                         c.grad += g
+                elif len(prev) == 1:  # exp, log, neg, x ** k: the rule, checked as _local_floats does
+                    c = prev[0]
+                    try:
+                        p = op.local(c.data, v.data)[0]
+                    except OverflowError:
+                        p = math.inf
+                    if p - p:  # inf or NaN: let _local_floats name an overflow (or pass the user's inf/NaN)
+                        p = _local_floats(v)[0]
+                    c.grad += g * p
                 else:
                     for c, p in zip(prev, _local_floats(v)):
                         c.grad += g * p
