@@ -172,3 +172,25 @@ def test_numpy_scalars_are_inputs_and_settings():
     assert gradcheck(lambda x: x ** 3, [1.0], eps=np.float64(1e-2), atol=np.float32(2e-4), rtol=np.int64(0))
     with pytest.raises(TypeError, match=r"inputs\[0\] must be a Value .*got bool"):
         gradcheck(lambda x: x, [np.bool_(True)])
+
+
+def test_a_check_that_would_pass_without_looking_is_refused():
+    from tinygrad_bp.losses import sse
+    from tinygrad_bp.nn import MLP
+    x = Value(2.0)
+    with pytest.raises(ValueError, match="gradcheck: f does not compute from its inputs"):
+        gradcheck(lambda _x: x.exp(), [x])  # f reaches the caller's x by closure, not its argument
+    m = MLP(2, [2, 1], seed=0)
+    with pytest.raises(ValueError, match="gradgradcheck: f does not compute from its inputs"):
+        gradgradcheck(lambda *ps: sse([m([0.3, 0.4])], [1.0]), m.parameters()[:2])
+    with pytest.raises(ValueError, match="no inputs to check"):
+        gradcheck(lambda: Value(3.0), [])
+    assert gradcheck(lambda a, unused: a * a, [1.5, 2.0])  # one unused input among used ones: 0 is checked
+
+
+def test_a_local_rule_that_differs_from_backwards_inlined_copy_is_caught(monkeypatch):
+    # backward() runs an inlined copy of tanh's rule; grad() runs TANH.local: a wrong TANH.local must not pass
+    from tinygrad_bp import engine
+    monkeypatch.setattr(engine.TANH, "local", lambda x, out: (1.0 - out,))  # should be 1 - out²
+    with pytest.raises(GradcheckError, match=r"grad\(\) gives .* for inputs\[0\], backward\(\) .*differ"):
+        gradcheck(lambda a: a.tanh(), [0.5])

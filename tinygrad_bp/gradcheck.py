@@ -45,7 +45,20 @@ def _leaves(inputs: Sequence[Value | float], who: str) -> list[Value]:
                             f"got {type(x).__name__} {x!r:.40}")
         if not math.isfinite(leaves[-1].data):
             raise ValueError(f"{who}: inputs[{i}] is not finite ({leaves[-1].data!r})")
+    if not leaves:
+        raise ValueError(f"{who}: no inputs to check")
     return leaves
+
+
+def _require_dependence(xs: list[Value], reached: list[Value], numeric: list[float], who: str) -> None:
+    """A check that would pass vacuously is refused: f's graph reaches none of the inputs and f's value
+    depends on none of them (f uses other Values, by closure, such as a model's weights).  One unused
+    input among used ones is fine, as in torch: its derivative 0 is checked like any other."""
+    seen = {id(v) for v in reached}
+    if all(id(x) not in seen for x in xs) and not any(numeric):
+        raise ValueError(f"{who}: f does not compute from its inputs: f is called on fresh Values holding the "
+                         "inputs' numbers, so Values it reaches otherwise (by closure, such as a model's weights) "
+                         "are not checked; write f in terms of its arguments")
 
 
 def _call(f: Callable[..., Value], xs: list[Value], who: str) -> Value:
@@ -147,13 +160,22 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Value | float], eps: flo
     finally:
         for v, g in saved:
             v.grad = g
+    by_rules = [g.data for g in grad(out, xs)]  # the ops' local rules, which backward() runs inlined copies of
     rows = []
     for i, x in enumerate(xs):
         plus, minus = _probes(lambda: _call(f, xs, "gradcheck").data, xs, i, eps, "gradcheck")
         numeric = (plus - minus) / (2 * eps)
         rows.append((str(i), x.label, x.data, analytic[i], numeric))
+    _require_dependence(xs, nodes, [n for *_, n in rows], "gradcheck")
     ok = all(_close(a, n, atol, rtol) for *_, a, n in rows)
-    return _verdict(ok, "" if ok else _table("gradcheck", ("input", "label"), rows, atol, rtol), raise_exception)
+    message = "" if ok else _table("gradcheck", ("input", "label"), rows, atol, rtol)
+    disagree = [f"grad() gives {r:.9g} for inputs[{i}], backward() {a:.9g}, numeric {n:.9g}: an op's local rule "
+                "and backward()'s inlined copy of it differ" for i, (r, (*_, a, n)) in enumerate(zip(by_rules, rows))
+                if not _close(r, n, atol, rtol)]
+    if disagree:
+        ok = False
+        message = "\n".join(([message] if message else []) + [f"gradcheck: {d}" for d in disagree])
+    return _verdict(ok, message, raise_exception)
 
 
 def _first_derivatives(f: Callable[..., Value], xs: list[Value]) -> list[float]:
@@ -178,6 +200,9 @@ def gradgradcheck(f: Callable[..., Value], inputs: Sequence[Value | float], eps:
         plus, minus = _probes(lambda: _first_derivatives(f, xs), xs, j, eps, "gradgradcheck")
         for i in range(len(xs)):
             numeric[i][j] = (plus[i] - minus[i]) / (2 * eps)
+    f_plus_minus = [_probes(lambda: _call(f, xs, "gradgradcheck").data, xs, j, eps, "gradgradcheck")
+                    for j in range(len(xs))]
+    _require_dependence(xs, topological_order(out), [p - m for p, m in f_plus_minus], "gradgradcheck")
     rows = []
     for i, xi in enumerate(xs):
         for j, xj in enumerate(xs):
