@@ -210,3 +210,27 @@ def test_sgd_overflow_by_hand():
     with pytest.raises(OverflowError, match=r"SGD\.step: params\[0\] would become inf \(data 1e\+308, grad -1e\+308\)"):
         SGD([p], lr=1.0).step()
     assert p.data == 1e308
+
+
+@pytest.mark.parametrize("make", [lambda ps: Adam(ps, lr=0.1), lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: SGD(ps, lr=0.1)])
+def test_parameters_added_after_building_are_refused_not_skipped(make):
+    a = Value(1.0)
+    opt = make([a])
+    a.grad = 1.0
+    opt.step()
+    moved = a.data
+    b = Value(1.0)
+    opt.params.append(b)
+    a.grad = b.grad = 1.0
+    with pytest.raises(ValueError, match=r"params changed since the optimizer was built \(1 then, 2 now\)"):
+        opt.step()
+    assert (a.data, b.data) == (moved, 1.0)  # nothing changed
+    opt.params[:] = [Value(5.0)]  # the same length, other Values: refused too
+    with pytest.raises(ValueError, match="params changed"):
+        opt.step()
+
+
+def test_a_single_value_as_params_is_named():
+    with pytest.raises(TypeError, match=r"SGD: params must be an iterable of Values or a model, got Value \(a single"):
+        SGD(Value(1.0), lr=0.1)

@@ -38,10 +38,13 @@ class Optimizer:
     """Holds the parameters; `zero_grad()` and `step()`."""
 
     def __init__(self, params: Iterable[Value] | Any):
+        name = type(self).__name__
         if hasattr(params, "parameters") and callable(params.parameters):
             params = params.parameters()  # a Module
+        if isinstance(params, Value) or not hasattr(params, "__iter__"):
+            raise TypeError(f"{name}: params must be an iterable of Values or a model, got {type(params).__name__}"
+                            + (" (a single Value: pass [v])" if isinstance(params, Value) else ""))
         self.params = list(params)
-        name = type(self).__name__
         if not self.params:
             raise ValueError(f"{name}: got an empty parameter list")
         seen: dict[int, list[int]] = {}
@@ -54,6 +57,7 @@ class Optimizer:
                 where = ", ".join(f"params[{i}]" for i in indexes[:-1]) + f" and params[{indexes[-1]}]"
                 raise ValueError(f"{name}: {where} are the same Value; each step would update it "
                                  f"{len(indexes)} times (pass each parameter once)")
+        self._built_with = tuple(self.params)  # the state (momentum, Adam's m and v) is kept per parameter
 
     def zero_grad(self) -> None:
         """Set every parameter's `.grad` to 0."""
@@ -65,6 +69,11 @@ class Optimizer:
 
     def _grads(self) -> list[float]:
         """Every parameter's `.grad` as a float (TypeError naming a parameter whose grad is not a number)."""
+        built = self._built_with
+        if len(self.params) != len(built) or any(p is not q for p, q in zip(self.params, built)):
+            raise ValueError(f"{type(self).__name__}.step: params changed since the optimizer was built "
+                             f"({len(built)} then, {len(self.params)} now); its state belongs to the first ones: "
+                             "build a new optimizer for new parameters")
         grads = []
         for i, p in enumerate(self.params):
             g = p.grad
