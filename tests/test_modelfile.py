@@ -288,7 +288,7 @@ def test_huge_declared_sizes_do_not_allocate(tmp_path):
 def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(modelfile, "MAX_BYTES", 100)
     path = tmp_path / "m.json"
-    save_model(worked_example_model(), path)
+    path.write_text(json.dumps(modelfile.model_to_dict(worked_example_model())))  # save_model would refuse it
     with pytest.raises(ValueError, match="larger than the 100-byte limit"):
         load_model(path)
 
@@ -303,3 +303,33 @@ def test_parse_model_accepts_bytes_and_text():
     for src in (text, text.encode("utf-8")):
         m = parse_model(src)
         assert m([0.05, 0.10])[0].data == pytest.approx(0.75136507, abs=5e-9)
+
+
+def test_loading_leaves_pythons_global_random_as_it_was(tmp_path):
+    import random
+    MLP(2, [16, 16, 1], seed=0).save(tmp_path / "m.json")
+    random.seed(123)
+    expected = random.random()
+    random.seed(123)
+    loaded = MLP.load(tmp_path / "m.json")
+    assert random.random() == expected and loaded.seed is None
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    m = worked_example_model()
+    text = json.dumps(modelfile.model_to_dict(m))
+    for data in (b"\xef\xbb\xbf" + text.encode(), "\ufeff" + text):
+        loaded = parse_model(data)
+        assert [p.data for p in loaded.parameters()] == [p.data for p in m.parameters()]
+
+
+def test_a_model_too_large_to_load_is_not_saved(tmp_path, monkeypatch):
+    m = MLP(2, [3, 1], seed=0)
+    size = len(json.dumps(modelfile.model_to_dict(m), allow_nan=False, separators=(",", ":"))) + 1
+    monkeypatch.setattr(modelfile, "MAX_BYTES", size - 1)
+    with pytest.raises(ValueError, match=rf"would be {size} bytes, more than the {size - 1}-byte limit"):
+        save_model(m, tmp_path / "m.json")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(modelfile, "MAX_BYTES", size)
+    save_model(m, tmp_path / "m.json")
+    assert [p.data for p in load_model(tmp_path / "m.json").parameters()] == [p.data for p in m.parameters()]

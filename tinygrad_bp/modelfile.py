@@ -71,6 +71,10 @@ def save_model(model: MLP, path: str | os.PathLike[str]) -> None:
     no partial file behind.
     """
     text = json.dumps(model_to_dict(model), allow_nan=False, separators=(",", ":")) + "\n"
+    size = len(text.encode("utf-8"))
+    if size > MAX_BYTES:  # load_model would refuse the file: do not write it
+        raise ValueError(f"save_model: the model file would be {size} bytes, more than the {MAX_BYTES}-byte limit "
+                         f"that load_model reads ({len(model.parameters())} parameters)")
     write_atomic(path, text)
 
 
@@ -116,9 +120,11 @@ def parse_model(text: str | bytes, path: str = "<string>") -> MLP:
 
     if isinstance(text, (bytes, bytearray)):
         try:
-            text = bytes(text).decode("utf-8")
+            text = bytes(text).decode("utf-8-sig")  # a BOM, as Windows editors write, is not part of the JSON
         except UnicodeDecodeError as e:
             raise _fail(path, f"byte {e.start}", "not UTF-8 text (a model file is UTF-8 JSON)") from None
+    if isinstance(text, str) and text.startswith("\ufeff"):
+        text = text[1:]
     try:
         data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except RecursionError:
@@ -175,7 +181,9 @@ def parse_model(text: str | bytes, path: str = "<string>") -> MLP:
                          _number(neuron["b"], path, f"{where}.b")))
         values.append(rows)
         fan_in = nouts[i]
-    model = MLP(nin, nouts, activation=data["activation"], output_activation=data["output_activation"])
+    model = MLP(nin, nouts, activation=data["activation"], output_activation=data["output_activation"],
+                seed=0)  # its own generator: loading leaves Python's global random as it was
+    model.seed = None  # the weights come from the file
     for layer, rows in zip(model.layers, values):
         for n, (w, b) in zip(layer.neurons, rows):
             for v, x in zip(n.w, w):
