@@ -194,3 +194,8 @@ def test_a_local_rule_that_differs_from_backwards_inlined_copy_is_caught(monkeyp
     monkeypatch.setattr(engine.TANH, "local", lambda x, out: (1.0 - out,))  # should be 1 - out²
     with pytest.raises(GradcheckError, match=r"grad\(\) gives .* for inputs\[0\], backward\(\) .*differ"):
         gradcheck(lambda a: a.tanh(), [0.5])
+
+
+def test_an_input_too_large_for_a_float_is_named():
+    with pytest.raises(ValueError, match=r"gradcheck: inputs\[1\] is too large for a float \(int\)"):
+        gradcheck(lambda a, b: a * b, [1.0, 10 ** 400])

@@ -39,7 +39,10 @@ def _leaves(inputs: Sequence[Value | float], who: str) -> list[Value]:
         if isinstance(x, Value):
             leaves.append(Value(x.data, label=x.label))
         elif _real(x):
-            leaves.append(Value(float(x)))
+            try:
+                leaves.append(Value(float(x)))
+            except OverflowError:
+                raise ValueError(f"{who}: inputs[{i}] is too large for a float ({type(x).__name__})") from None
         else:
             raise TypeError(f"{who}: inputs[{i}] must be a Value or an int/float (numpy scalars too), "
                             f"got {type(x).__name__} {x!r:.40}")
