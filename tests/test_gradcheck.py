@@ -65,7 +65,26 @@ def test_relu_kink_fails_the_central_difference():
     # relu'(0) is 0 in the engine (as in PyTorch); the central difference there is 1/2
     with pytest.raises(GradcheckError) as info:
         gradcheck(lambda x: x.relu(), [0.0])
-    assert float(table_row(str(info.value), "0")[4]) == pytest.approx(0.5)
+    analytic, numeric = (float(c) for c in table_row(str(info.value), "0")[3:5])
+    assert (analytic, numeric) == (0.0, pytest.approx(0.5))
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    torch.relu(t).backward()
+    assert t.grad.item() == analytic == 0.0
+
+
+def test_a_nan_or_inf_gradient_never_passes():
+    # a NaN or inf the function itself brings in: analytic and numeric are both NaN (or inf), never "close"
+    for bad in (math.nan, math.inf):
+        assert not gradcheck(lambda a, bad=bad: a * Value(bad), [0.5], raise_exception=False)
+
+
+def test_rtol_scales_with_the_numeric_derivative():
+    # f = 1000·x²: numeric 2000·x + O(eps²); a 0.05% error (1.0 of 2000) passes rtol=1e-3 and fails rtol=1e-4
+    assert gradcheck(lambda x: x * x * 1000.0, [1.0], atol=0, rtol=1e-4)
+    wrong = lambda x: x * x * 1000.0 + Value(x.data) * 1.0  # loses ∂/∂x of the last term: analytic 2000, numeric 2001
+    assert gradcheck(wrong, [1.0], atol=0, rtol=1e-3)
+    assert not gradcheck(wrong, [1.0], atol=0, rtol=1e-4, raise_exception=False)
 
 
 def test_tolerances_decide():

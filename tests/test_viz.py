@@ -306,8 +306,9 @@ def test_long_chain_is_walked_without_recursion():
 
 # --- hostile labels -----------------------------------------------------------------------------
 
-HOSTILE = ['"quoted" and \'single\'', "<b>bold</b>", "<<TABLE>>", "{a|b}<p> \\N \\G \\L", "a & b &amp; &nbsp; &#1;",
-           "]]> -- <!-- x -->", "tab\there", "😀 é ∂ ∑", "\\", '<script>alert("x")</script>', "  two  spaces "]
+HOSTILE = ["]", "]]", '"quoted" and \'single\'', "<b>bold</b>", "<<TABLE>>", "{a|b}<p> \\N \\G \\L",
+           "a & b &amp; &nbsp; &#1;", "]]> -- <!-- x -->", "tab\there", "😀 é ∂ ∑", "\\",
+           '<script>alert("x")</script>', "  two  spaces "]
 
 
 @pytest.mark.parametrize("renderer", RENDERERS)
@@ -513,7 +514,15 @@ def test_nets_reading_the_same_constants_form_one_layer():
 
 def test_parameters_may_be_a_model_and_anything_else_is_named():
     model = MLP(2, [2, 1], seed=0)
-    out = model([0.5, -0.5])
+    scale = Value(3.0, label="scale")  # a parameter outside any net: only parameters= marks it
+    out = model([0.5, -0.5]) * scale
+
+    def fill(g, label):
+        node = next(line for line in g.source.splitlines() if f"<B>{label}</B>" in line)
+        return re.search(r'BGCOLOR="(#\w+)"', node).group(1)
+    plain = draw_graph(out)
+    marked = draw_graph(out, parameters=[*model.parameters(), scale])
+    assert fill(plain, "scale") != fill(marked, "scale") == fill(marked, "w1") == fill(plain, "w1")
     assert draw_graph(out, parameters=model).source == draw_graph(out, parameters=model.parameters()).source
     with pytest.raises(TypeError, match="draw_graph: parameters must be Values or a model, got int"):
         draw_graph(out, parameters=3)
@@ -538,3 +547,14 @@ def test_the_renderer_runs_with_a_large_stack(tmp_path, monkeypatch):
     assert to_svg(Value(1.0)) == "<svg/>\n"
     limit = seen.read_text().strip()
     assert limit == "unlimited" or int(limit) * 1024 >= viz.RENDER_STACK_BYTES
+
+
+def test_rankdir_and_the_roots_heavier_border():
+    x = Value(2.0, label="x")
+    y = (x * x).tanh()
+    y.label = "y"
+    g = draw_graph(y, rankdir="TB")
+    assert "rankdir=TB" in g.source and "rankdir=LR" in draw_graph(y).source
+    borders = {lab: re.search(r'BORDER="(\d)"', line).group(1) for line in g.source.splitlines()
+               for lab in ("x", "y") if f"<B>{lab}</B>" in line}
+    assert borders == {"y": "2", "x": "1"}  # the output drawn heavier than the other nodes

@@ -70,7 +70,9 @@ def _xml_ok(ch: str) -> bool:
     return not (0x7F <= c <= 0x9F or 0xD800 <= c <= 0xDFFF or c in (0xFFFE, 0xFFFF))
 
 
-_HTML_ESCAPES = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+# "]" as a character reference: dot's label lexer fails on a text that starts with "]" ("]", "]]")
+_HTML_ESCAPES = str.maketrans({"\\": "\\\\", "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+                               "]": "&#93;"})
 
 
 def _html_text(text: Any, max_chars: int = LABEL_MAX_CHARS, max_lines: int = LABEL_MAX_LINES) -> str:
