@@ -632,3 +632,12 @@ def test_version(capsys):
     assert code == 0 and out.strip() == f"tinygrad-bp {tinygrad_bp.__version__}"
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert f'version = "{tinygrad_bp.__version__}"' in pyproject
+
+
+def test_mini_batches_cover_every_point_once_with_a_partial_last_batch():
+    import random
+    batches = cli._batches(10, 4, random.Random(0))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(10)) and flat != list(range(10))  # each point once, shuffled
+    assert cli._batches(10, 0, random.Random(0)) == [list(range(10))] == cli._batches(10, 10, random.Random(0))

@@ -171,3 +171,14 @@ def test_numpy_and_other_bad_types_are_named(call, fragment):
     np = pytest.importorskip("numpy")
     with pytest.raises(ValueError, match=fragment):
         call(np)
+
+
+def test_circles_go_all_the_way_round_and_rows_are_shuffled():
+    n = 40
+    X, y = data.circles(n, noise=0.0, factor=0.5, seed=3, labels="01")
+    for cls, count in ((0, n // 2), (1, n - n // 2)):
+        # evenly spaced angles 2πi/count, i = 0..count-1 (as scikit-learn's make_circles)
+        angles = sorted(round(math.atan2(p[1], p[0]) % (2 * math.pi) * count / (2 * math.pi), 9) % count
+                        for p, t in zip(X, y) if t == cls)
+        assert angles == [float(i) for i in range(count)]
+    assert y != sorted(y) and y != sorted(y, reverse=True)  # shuffled, not class by class

@@ -429,6 +429,14 @@ def test_local_grads_and_explain_refuse_an_overflowing_derivative_as_backward_do
             show()
 
 
+def test_backward_of_a_leaf_adds_one_as_pytorch_does():
+    x = Value(2.0)
+    x.grad = 0.25
+    x.backward()
+    x.backward()
+    assert x.grad == 2.25  # d x/d x = 1, added to what the leaf held, each time
+
+
 def test_division_by_zero_names_op_and_value():
     with pytest.raises(ZeroDivisionError, match=r"/.*1\.5"):
         Value(1.5) / Value(0.0)

@@ -186,3 +186,13 @@ def test_hinge_accepts_numpy_ints_and_values_as_labels():
     assert loss.data == 1.125
     loss.backward()
     assert [v.grad for v in s] == [-0.5, 0.5]
+
+
+@pytest.mark.parametrize("loss, d_target", [(sse, lambda t, a: t - a), (mse, lambda t, a: 2 * (t - a) / 2)])
+def test_the_gradient_reaches_a_target_given_as_a_value(loss, d_target):
+    # sse = ½Σ(t − a)²: ∂/∂t_k = t_k − a_k; mse = (1/n)Σ(t − a)²: ∂/∂t_k = 2(t_k − a_k)/n (n = 2), by hand
+    outs = [Value(0.3), Value(0.8)]
+    targets = [Value(1.0), Value(0.0)]
+    loss(outs, targets).backward()
+    for t, a in zip(targets, outs):
+        assert t.grad == pytest.approx(d_target(t.data, a.data), rel=1e-15)
