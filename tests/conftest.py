@@ -1,10 +1,19 @@
 """Shared test settings.
 
 Cross-checks against optional libraries (PyTorch, system Graphviz) skip where they are missing. CI
-installs them all and sets TINYGRAD_BP_NO_SKIPS=1, which turns any skipped test into a failed run.
+installs them all and sets TINYGRAD_BP_NO_SKIPS=1, which turns any skipped test into a failed run and
+makes hypothesis draw the same examples on every run.
 """
 
 import os
+
+from hypothesis import settings
+
+# CI runs the property tests on the same examples every time (a red CI must come from a change, not
+# from a new random draw); elsewhere hypothesis draws afresh and may find something new
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("TINYGRAD_BP_NO_SKIPS") == "1":
+    settings.load_profile("ci")
 
 _skipped: list[str] = []
 
