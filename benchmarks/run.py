@@ -1,6 +1,6 @@
 """Speed and memory of tinygrad_bp against the hand-written floor, micrograd and PyTorch.
 
-    python benchmarks/run.py            # the full run (a few minutes)
+    python benchmarks/run.py            # the full run (about 70 s here)
     python benchmarks/run.py --quick    # a smoke run (seconds)
     python benchmarks/run.py --check    # correctness checks only, no timing
     python benchmarks/run.py --only W3  # some workloads only (W1,W2,W3,W4,import)
@@ -85,7 +85,7 @@ def flat_grads(gW: list, gb: list) -> list[float]:
 # --- contenders ------------------------------------------------------------------
 # Each contender has:
 #   seed(layers, rounds) -> (E, grads)      W1; grads of the last round, before its update
-#   moons(layers, X, y, lr) -> (L, grads)   W2; one step
+#   moons(layers, X, y, lr) -> (L, grads, params)   W2; one step (params after the update)
 #   chain(rounds) -> (y, dy/dx)             W3
 #   chain_graph(rounds) -> (graph, n_nodes) W4; graph kept alive by the caller
 # and `chain_act`, the activation of its chain.  Model building happens in
@@ -109,7 +109,7 @@ class Floor:
 
         def run():
             L, gW, gb = floor.moons_step(layers, X, y, lr)
-            return L, flat_grads(gW, gb)
+            return L, flat_grads(gW, gb), flat_params(layers)
         return run
 
     def prepare_chain(self, rounds, act=None):
@@ -161,7 +161,7 @@ class TinygradBP:
             grads = [p.grad for p in params]
             for p in params:
                 p.data -= lr * p.grad
-            return loss.data, grads
+            return loss.data, grads, [p.data for p in params]
         return run
 
     def prepare_chain(self, rounds, act=None):
@@ -241,7 +241,7 @@ class Micrograd:
             grads = [p.grad for p in model.parameters()]
             for p in model.parameters():
                 p.data -= lr * p.grad
-            return total_loss.data, grads
+            return total_loss.data, grads, [p.data for p in model.parameters()]
         return run
 
     def prepare_chain(self, rounds, act=None):
@@ -328,7 +328,7 @@ class Torch:
             with t.no_grad():
                 for p in params:
                     p -= lr * p.grad
-            return total_loss.item(), grads
+            return total_loss.item(), grads, [p.item() for p in params]
         return run
 
     def prepare_chain(self, rounds, act=None):
@@ -364,19 +364,22 @@ class CheckError(AssertionError):
     """A contender's loss or gradients differ from the floor's."""
 
 
-def deviation(got: tuple[float, list[float]] | tuple[float, float],
-              ref: tuple[float, list[float]] | tuple[float, float]) -> float:
-    """Largest deviation of (loss, grads) from ref: loss relative to |loss|, grads relative to max |grad|."""
-    (gl, gg), (rl, rg) = got, ref
-    gg = gg if isinstance(gg, list) else [gg]
-    rg = rg if isinstance(rg, list) else [rg]
-    if len(gg) != len(rg):
+def deviation(got: tuple[Any, ...], ref: tuple[Any, ...]) -> float:
+    """Largest deviation of (loss, grads[, updated parameters]) from ref: the loss relative to |loss|, each
+    list relative to its largest entry."""
+    (gl, *glists), (rl, *rlists) = got, ref
+    if len(glists) != len(rlists):
         return math.inf
     devs = [abs(gl - rl) / abs(rl) if rl else abs(gl)]
-    scale = max(abs(g) for g in rg)
-    for a, b in zip(gg, rg):
-        if a != b:
-            devs.append(abs(a - b) / scale if scale else math.inf)
+    for gg, rg in zip(glists, rlists):  # gradients, then (W2) the updated parameters: each list on its own scale
+        gg = gg if isinstance(gg, list) else [gg]
+        rg = rg if isinstance(rg, list) else [rg]
+        if len(gg) != len(rg):
+            return math.inf
+        scale = max(abs(g) for g in rg)
+        for a, b in zip(gg, rg):
+            if a != b:
+                devs.append(abs(a - b) / scale if scale else math.inf)
     return math.inf if any(d != d for d in devs) else max(devs)  # NaN counts as infinitely wrong
 
 
@@ -410,13 +413,32 @@ def balanced_orders(n: int) -> list[list[int]]:
     return rows + [row[::-1] for row in rows] if n % 2 else rows
 
 
-def interleaved(runs: dict[str, Callable[[], Callable[[], Any]]], rounds: int,
-                ref_name: str = "floor", workload: str = "") -> tuple[dict[str, float], dict[str, float]]:
+def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    """call()'s result and its cost: its run time plus the time the cyclic garbage collector then takes to
+    free what it left (less an empty collection's time).
+
+    micrograd's nodes hold closures over themselves -- reference cycles, freed only by a collection --
+    while the others' graphs are freed by reference counting as the call returns, inside its run time.
+    """
+    gc.collect()
+    t0 = time.perf_counter()
+    result = call()
+    t1 = time.perf_counter()
+    gc.collect()
+    t2 = time.perf_counter()
+    gc.collect()  # nothing left: the collector's own cost, subtracted
+    t3 = time.perf_counter()
+    return result, (t1 - t0) + max(0.0, (t2 - t1) - (t3 - t2))
+
+
+def interleaved(runs: dict[str, Callable[[], Callable[[], Any]]], rounds: int, ref_name: str = "floor",
+                workload: str = "", expected: dict[str, Any] | None = None
+                ) -> tuple[dict[str, float], dict[str, float]]:
     """Median seconds of each contender's run; `runs[name]()` prepares one fresh zero-argument call.
 
     Contenders alternate round by round, in the orders of `balanced_orders` (rounds
     are rounded up to whole repetitions of it); each timed call's result is checked
-    against the reference contender's result of the same round.
+    against the reference contender's result of the same round, or against `expected[name]`.
     """
     times: dict[str, list[float]] = {name: [] for name in runs}
     devs: dict[str, float] = {name: 0.0 for name in runs}
@@ -427,14 +449,13 @@ def interleaved(runs: dict[str, Callable[[], Callable[[], Any]]], rounds: int,
         results = {}
         for name in order:
             call = runs[name]()
-            gc.collect()
-            t0 = time.perf_counter()
-            results[name] = call()
-            times[name].append(time.perf_counter() - t0)
+            results[name], seconds = timed(call)
+            times[name].append(seconds)
             del call
-        if ref_name in results:
-            for name, res in results.items():
-                devs[name] = max(devs[name], check(name, workload, res, results[ref_name]))
+        for name, res in results.items():
+            ref = expected[name] if expected is not None else results.get(ref_name)
+            if ref is not None:
+                devs[name] = max(devs[name], check(name, workload, res, ref))
     return {name: statistics.median(ts) for name, ts in times.items()}, devs
 
 
@@ -539,17 +560,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         chain_cs = [c for c in cs if n <= 300 or c.name != "micrograd"]
         if n >= 1_000_000:
             chain_cs = [c for c in chain_cs if c.name in ("tinygrad_bp", "floor")]
+        # each contender's own chain (micrograd's is relu) against the floor's: before timing and every timed run
+        refs = {c.name: floor.chain(0.5, n, c.chain_act) for c in chain_cs}
         for c in chain_cs:
-            ref = floor.chain(0.5, n, c.chain_act)
-            report["checks"][(key, c.name)] = check(c.name, key, c.prepare_chain(n)(), ref)
+            report["checks"][(key, c.name)] = check(c.name, key, c.prepare_chain(n)(), refs[c.name])
         if timing:
             runs = {c.name: (lambda c=c, n=n: c.prepare_chain(n)) for c in chain_cs}
             reps = {300: 10 * R, 10_000: R}.get(n, 3)
-            report["times"][key], _ = interleaved(runs, reps, ref_name="", workload=key)
+            report["times"][key], devs = interleaved(runs, reps, workload=key, expected=refs)
+            _merge(report, key, devs)
             if n >= 10_000 and not quick:  # the same calls with the garbage collector paused (a diagnostic)
                 paused = {c.name: (lambda c=c, n=n: _gc_paused(c.prepare_chain(n))) for c in chain_cs
                           if c.name in ("tinygrad_bp", "floor")}
-                report.setdefault("W3_gc_off", {})[n] = interleaved(paused, reps, ref_name="", workload=key)[0]
+                report.setdefault("W3_gc_off", {})[n] = interleaved(paused, reps, workload=key, expected=refs)[0]
     if "micrograd" in by_name and "W3" in only:  # it recurses in backward: show where it stops
         try:
             by_name["micrograd"].prepare_chain(10_000)()
@@ -562,9 +585,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         nodes = 40_000 if quick else 200_000
         report["W4"] = {c.name: bytes_per_node(c.chain_graph, nodes // 5) for c in cs if c.chain_graph}
     if timing and "import" in only:
-        pkgs = ["tinygrad_bp"] + ["micrograd"] * ("micrograd" in by_name) + ["torch"] * ("PyTorch" in by_name)
+        # micrograd/__init__.py is empty: its nn module (which imports its engine) is what a user imports
+        pkgs = ["tinygrad_bp"] + ["micrograd.nn"] * ("micrograd" in by_name) + ["torch"] * ("PyTorch" in by_name)
         report["import"] = {pkg: import_ms(pkg, 3 if quick else 7) for pkg in pkgs}
 
+    gc.unfreeze()  # as the caller had it (the tests call main())
     print_report(report, [c.name for c in cs], quick)
     return report
 

@@ -290,3 +290,26 @@ def test_only_runs_the_named_workloads():
     with pytest.raises(SystemExit) as info:
         run.main(["--only", "W9"])
     assert info.value.code == 2
+
+
+def test_timed_charges_a_call_for_the_garbage_it_leaves_to_the_collector(monkeypatch):
+    # clock: call 0 -> 1.0 s; the collection after it 1.0 -> 3.0; an empty collection 3.0 -> 3.5
+    # cost = 1.0 + (2.0 - 0.5): micrograd's cyclic graphs are freed by the collector, and that is their cost too
+    ticks = iter([0.0, 1.0, 3.0, 3.5])
+    monkeypatch.setattr(run.time, "perf_counter", lambda: next(ticks))
+    collections = []
+    monkeypatch.setattr(run.gc, "collect", lambda: collections.append(1) or 0)
+    result, seconds = run.timed(lambda: "result")
+    assert (result, seconds, len(collections)) == ("result", 2.5, 3)
+
+
+def test_the_updated_parameters_and_every_timed_chain_are_checked():
+    ref = (0.5, [1.0, -2.0], [0.25, 0.75])
+    assert run.check("c", "W2", (0.5, [1.0, -2.0], [0.25, 0.75]), ref) == 0.0
+    with pytest.raises(run.CheckError, match="W2: c deviates"):  # right gradients, a wrong update
+        run.check("c", "W2", (0.5, [1.0, -2.0], [0.25, 0.8]), ref)
+    runs = {"a": lambda: (lambda: (0.6, 0.1)), "b": lambda: (lambda: (0.6, 0.2))}
+    medians, devs = run.interleaved(runs, 1, workload="W3/2", expected={"a": (0.6, 0.1), "b": (0.6, 0.2)})
+    assert devs == {"a": 0.0, "b": 0.0}
+    with pytest.raises(run.CheckError, match="W3/2: b deviates"):
+        run.interleaved(runs, 1, workload="W3/2", expected={"a": (0.6, 0.1), "b": (0.6, 0.25)})
