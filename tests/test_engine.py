@@ -505,3 +505,55 @@ def test_overflow_is_an_error_naming_the_op_never_a_silent_inf(make):
 def test_user_given_inf_propagates_as_in_ieee():
     out = Value(math.inf) * Value(2.0)
     assert out.data == math.inf
+
+
+def test_an_overflowing_derivative_with_respect_to_a_constant_does_not_stop_the_others():
+    # y = x / 1e-200: dy/dx = 1e200 is finite (PyTorch gives it); only the constant's own derivative overflows
+    x = Value(1.0, label="x")
+    y = x / 1e-200
+    assert grad(y, [x])[0].data == 1e200
+    y.backward()
+    assert x.grad == 1e200 and y.children[1].grad == -math.inf  # the typed number's gradient, which only it holds
+    t = Value(1e-200)  # a Value the user made: its derivative is asked for, so the overflow is an error
+    with pytest.raises(OverflowError, match="/: a local derivative overflows"):
+        (Value(1.0) / t).backward()
+
+
+def test_ctrl_c_while_ordering_gives_the_leaves_back_their_grads(monkeypatch):
+    from tinygrad_bp import engine
+    leaves = [Value(float(k), label=f"p{k}") for k in range(5)]
+    for p in leaves:
+        p.grad = 0.5
+    y = Value.sum([p * p for p in leaves])
+    seen = []
+
+    class Interrupt(list):  # the inputs of a node, which raise KeyboardInterrupt when the third node expands
+        def __reversed__(self):
+            seen.append(1)
+            if len(seen) == 3:
+                raise KeyboardInterrupt
+            return super().__reversed__()
+    for node in y.children:
+        node._prev = Interrupt(node._prev)
+    with pytest.raises(KeyboardInterrupt):
+        engine._backward_order(y)
+    assert [p.grad for p in leaves] == [0.5] * 5
+
+
+def test_a_number_too_large_for_a_float_never_becomes_inf_silently():
+    from decimal import Decimal
+    with pytest.raises(OverflowError, match="Value: the Decimal .* is too large for a float"):
+        Value(Decimal("1e400"))
+    with pytest.raises(OverflowError, match=r"\*: the Decimal .* is too large"):
+        Value(2.0) * Decimal("-1e400")
+    assert Value(Decimal("inf")).data == math.inf  # an infinity the user gives stays one
+
+
+def test_a_user_built_op_is_not_pickled_as_a_builtin_of_the_same_name():
+    import pickle
+
+    from tinygrad_bp.engine import RELU, Op
+    leaky = Op("relu", lambda x: x if x > 0 else 0.01 * x, lambda x, out: (1.0 if x > 0 else 0.01,))
+    with pytest.raises(pickle.PicklingError, match="'relu' is not one of the engine's ops"):
+        pickle.dumps(leaky)
+    assert pickle.loads(pickle.dumps(RELU)) is RELU

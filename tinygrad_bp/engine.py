@@ -44,6 +44,11 @@ class Op:
         return f"Op({self.name!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:  # pickled by name: unpickling gives back this very op
+        if _OPS.get(self.name) is not self:
+            import pickle
+
+            raise pickle.PicklingError(f"Op {self.name!r} is not one of the engine's ops: it cannot be pickled "
+                                       "by name (its functions may be lambdas)")
         return (_op_named, (self.name,))
 
 
@@ -235,11 +240,14 @@ def _check_number(x: Any, what: str) -> float:
     if isinstance(x, (str, bytes, complex)) or x is None or not hasattr(type(x), "__float__"):
         raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} {x!r:.60}")
     try:
-        return float(x)
+        f = float(x)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} ({e})") from None
     except OverflowError:
         raise OverflowError(f"{what}: the {type(x).__name__} is too large for a float (|x| > 1.8e308)") from None
+    if f - f and f == f and not (x == f):  # inf from a finite Decimal('1e400') or numpy longdouble
+        raise OverflowError(f"{what}: the {type(x).__name__} {x!r:.40} is too large for a float (|x| > 1.8e308)")
+    return f
 
 
 def _check_label(label: Any) -> str:
@@ -527,19 +535,26 @@ def _refuse_overflow(op: Op, data: float, prev: tuple[Value, ...]) -> None:
 def _local_floats(v: Value) -> Sequence[float]:
     """∂v/∂input for each input of v, as floats; one that overflows from finite data is an OverflowError.
 
-    (1/x at x = 1e-200 has the finite value -1e200 but the derivative -1e400: never a silent inf.)
+    (1/x at x = 1e-200 has the finite value -1e200 but the derivative -1e400: never a silent inf.)  The
+    exception: the derivative with respect to a number written in the expression (x / 1e-200: a constant
+    leaf, whose gradient only it holds and nobody asks for; PyTorch computes none) is left ±inf.
     """
     op, data = v._op, [c.data for c in v._prev]
     try:
         partials = op.local(*data, v.data)
     except OverflowError:
         partials = None
-    if partials is None or not all(map(math.isfinite, partials)):
+    if partials is None or not all(math.isfinite(p) or _is_constant(c) for p, c in zip(partials, v._prev)):
         if all(map(math.isfinite, data)) and math.isfinite(v.data) and math.isfinite(getattr(op, "exponent", 0.0)):
             shown = ", ".join(_fmt(x) for x in data[:4]) + (", ..." if len(data) > 4 else "")
             raise OverflowError(f"{op.name}: a local derivative overflows a float at inputs {shown} "
                                 f"(output {_fmt(v.data)})") from None
     return partials
+
+
+def _is_constant(v: Value) -> bool:
+    """A leaf made from a number in an expression (`x * 2`): built without a label, unlike `Value(...)`."""
+    return v._op is None and not hasattr(v, "_label")
 
 
 def _lift(x: Any, op: str) -> Value:
@@ -571,22 +586,27 @@ def _backward_order(root: Value) -> tuple[list[Value], list[tuple[Value, float]]
     kept: list[tuple[Value, float]] = []
     stack: list[Value | None] = [root]
     push, pop = stack.append, stack.pop
-    while stack:
-        v = pop()
-        if v is None:  # all of the node below's inputs are done
-            order.append(pop())
-        elif v.grad is not mark:
-            v.grad = mark
-            push(v)
-            push(None)
-            for c in reversed(v._prev):
-                if c.grad is not mark:
-                    if c._op is None:
-                        if c.grad:
-                            kept.append((c, c.grad))
-                        c.grad = mark
-                    else:
-                        push(c)
+    try:
+        while stack:
+            v = pop()
+            if v is None:  # all of the node below's inputs are done
+                order.append(pop())
+            elif v.grad is not mark:
+                v.grad = mark
+                push(v)
+                push(None)
+                for c in reversed(v._prev):
+                    if c.grad is not mark:
+                        if c._op is None:
+                            if c.grad:
+                                kept.append((c, c.grad))
+                            c.grad = mark
+                        else:
+                            push(c)
+    except BaseException:  # interrupted (Ctrl-C) while ordering: the leaves get back what they held
+        for c, old in kept:
+            c.grad = old
+        raise
     return order, kept
 
 

@@ -197,7 +197,9 @@ def _formula_at(g: _Graph, top: Value, v: Value, p: int) -> str | None:
     if op == "log":
         return f"1/{g.term(v)}"
     if op == "relu":
-        return f"1 ({g.term(v)} > 0)" if v.data > 0 else f"0 ({g.term(v)} ≤ 0)"
+        if v.data <= 0:
+            return f"0 ({g.term(v)} ≤ 0)"
+        return f"1 ({g.term(v)} > 0)" if v.data > 0 else f"1 ({g.term(v)} is NaN, as in PyTorch)"
     if op == "**" and isinstance(top._op, PowConst):
         k = top._op.exponent
         return f"{_num(k)}·{g.term(v)}^{_num(k - 1)}"

@@ -50,7 +50,10 @@ def _micrograd_activation(activation: str | bool, nonlin: bool | None) -> str:
         nonlin = activation
     if nonlin is None:
         return activation
-    return "relu" if nonlin else "linear"
+    wanted = "relu" if nonlin else "linear"
+    if not isinstance(activation, bool) and activation not in ("relu", wanted):  # "relu": the default
+        raise ValueError(f"activation {activation!r} and nonlin={nonlin!r} disagree; give one of them")
+    return wanted
 
 
 def _shared_activation(neurons: Sequence[Neuron]) -> str:
