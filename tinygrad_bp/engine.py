@@ -21,6 +21,7 @@ subnetwork costs one check per net.
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -248,6 +249,16 @@ def _check_number(x: Any, what: str) -> float:
     if f - f and f == f and not (x == f):  # inf from a finite Decimal('1e400') or numpy longdouble
         raise OverflowError(f"{what}: the {type(x).__name__} {x!r:.40} is too large for a float (|x| > 1.8e308)")
     return f
+
+
+def _is_real(x: Any) -> bool:
+    """An int, a float or a numpy integer/float scalar: not a bool (numpy's either), str or anything else."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _is_whole(n: Any) -> bool:
+    """An int or a numpy integer: not a bool (numpy's bool_ is not Integral), float or str."""
+    return isinstance(n, numbers.Integral) and not isinstance(n, bool)
 
 
 def _check_label(label: Any) -> str:

@@ -12,22 +12,16 @@ A probe x ± ε outside f's domain is a ValueError naming it, whatever `raise_ex
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tinygrad_bp.engine import Value, grad, topological_order
+from tinygrad_bp.engine import Value, _is_real, grad, topological_order
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
 
 
 class GradcheckError(RuntimeError):
     """Analytic and numeric derivatives disagree; the message is the table of every entry."""
-
-
-def _real(x: Any) -> bool:
-    """An int, a float or a numpy integer/float scalar; not a bool or a str."""
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 def _leaves(inputs: Sequence[Value | float], who: str) -> list[Value]:
@@ -38,7 +32,7 @@ def _leaves(inputs: Sequence[Value | float], who: str) -> list[Value]:
     for i, x in enumerate(inputs):
         if isinstance(x, Value):
             leaves.append(Value(x.data, label=x.label))
-        elif _real(x):
+        elif _is_real(x):
             try:
                 leaves.append(Value(float(x)))
             except OverflowError:
@@ -130,7 +124,7 @@ def _table(title: str, head: tuple[str, str], rows: list[tuple[str, str, float, 
 def _check_tolerances(eps: float, atol: float, rtol: float, who: str) -> tuple[float, float, float]:
     """eps, atol, rtol as floats (numpy scalars welcome); ValueError naming a bad one."""
     for name, v in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if not _real(v) or not math.isfinite(v) or v < 0:
+        if not _is_real(v) or not math.isfinite(v) or v < 0:
             raise ValueError(f"{who}: {name} must be a finite number >= 0, got {v!r}")
     if eps == 0:
         raise ValueError(f"{who}: eps must be > 0")

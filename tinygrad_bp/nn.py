@@ -12,13 +12,12 @@ no activation node: its net node is its output.
 
 from __future__ import annotations
 
-import numbers
 import os
 import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from tinygrad_bp.engine import NET, RELU, SIGMOID, TANH, Op, Value, _net_value, _node
+from tinygrad_bp.engine import NET, RELU, SIGMOID, TANH, Op, Value, _is_whole, _net_value, _node
 
 __all__ = ["ACTIVATIONS", "Module", "Neuron", "Layer", "MLP", "unit_name"]
 
@@ -39,7 +38,7 @@ def _as_value(x: Any, label: str) -> Value:
 
 def _size(n: Any, what: str, where: str = "") -> int:
     """n as a positive int (numpy integers too; not bools, floats or strings); ValueError naming `what`."""
-    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:  # numpy's bool_ is not Integral
+    if not _is_whole(n) or n < 1:
         raise ValueError(f"{what} must be a positive int{where}, got {type(n).__name__} {n!r:.40}")
     return int(n)
 

@@ -9,23 +9,17 @@ finite, so an error leaves parameters and optimizer state as they were.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
-from tinygrad_bp.engine import Value
+from tinygrad_bp.engine import Value, _is_real
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 
 
-def _real(value: Any) -> bool:
-    """An int, a float or a numpy integer/float scalar; not a bool, str or anything else."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _check(name: str, value: Any, low: float, high: float | None = None) -> float:
     """value as a finite float in [low, high) (high None: no upper bound); else ValueError naming it."""
-    if not _real(value):
+    if not _is_real(value):
         raise ValueError(f"{name} must be a real number (int or float), got {type(value).__name__} {value!r:.40}")
     x = float(value)
     if not (x >= low and (high is None or x < high)) or not math.isfinite(x):
@@ -78,7 +72,7 @@ class Optimizer:
         for i, p in enumerate(self.params):
             g = p.grad
             if type(g) is not float:
-                if not _real(g):
+                if not _is_real(g):
                     raise TypeError(f"{type(self).__name__}.step: params[{i}].grad must be a number, "
                                     f"got {type(g).__name__} {g!r:.40}")
                 g = float(g)
