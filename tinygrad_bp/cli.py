@@ -22,6 +22,9 @@ from tinygrad_bp import __version__
 from tinygrad_bp.atomic import check_writable, write_atomic
 from tinygrad_bp.engine import ADD, DIV, EXP, LOG, MUL, RELU, SIGMOID, SUB, TANH, Op, Value, topological_order
 
+__all__ = ["main", "build_parser", "train", "evaluate_expression", "parse_expression", "CLIError",
+           "ExpressionError"]
+
 PROG = "tinygrad-bp"
 
 
@@ -661,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed in one line
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    if args.command is None:
+    if args.command is None:  # as pip does: the help, not an error
         parser.print_help()
         return 0
     try:

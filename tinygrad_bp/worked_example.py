@@ -15,6 +15,8 @@ from typing import TextIO
 from tinygrad_bp.engine import Value, topological_order
 from tinygrad_bp.losses import sse
 from tinygrad_bp.nn import MLP
+
+__all__ = ["build", "weights", "forward", "run"]
 from tinygrad_bp.optim import SGD
 
 INPUTS = [0.05, 0.10]
