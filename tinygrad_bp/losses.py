@@ -31,11 +31,16 @@ def _pair(name: str, outputs: Any, targets: Any,
     return outs, tgts
 
 
+def _is_number(x: Any) -> bool:
+    """Anything float() takes as a number (numpy scalars, Decimal, ...): not a str, bytes, bool or None."""
+    return not isinstance(x, (str, bytes, bool)) and hasattr(type(x), "__float__")
+
+
 def _number(name: str, what: str, k: int, x: Any) -> float:
     """The float of a Value or a real number (not a str, bool or None); TypeError naming what[k] else."""
     if isinstance(x, Value):
         return x.data
-    if isinstance(x, (str, bytes, bool)) or not hasattr(type(x), "__float__"):
+    if not _is_number(x):
         raise TypeError(f"{name}: {what}[{k}] must be a Value or a number, got {type(x).__name__} {x!r:.40}")
     return float(x)
 
@@ -71,8 +76,7 @@ def hinge(scores: Outputs, labels: Sequence[Any] | Any) -> Value:
     outs, ys = _pair("hinge", scores, labels, ("scores", "labels"))
     for k, y in enumerate(ys):
         yd = y.data if isinstance(y, Value) else y
-        number = not isinstance(yd, (str, bytes, bool)) and hasattr(type(yd), "__float__")
-        if not (number and float(yd) in (-1.0, 1.0)):
+        if not (_is_number(yd) and float(yd) in (-1.0, 1.0)):
             shown = f"Value {yd!r:.40}" if isinstance(y, Value) else f"{y!r:.40}"
             raise ValueError(f"hinge: labels must be -1 or +1, got {shown} at index {k}")
     out = Value.sum([(1 - y * s).relu() for s, y in zip(outs, ys)]) * (1.0 / len(outs))
@@ -87,7 +91,7 @@ def bce(probs: Outputs, targets: Sequence[Any] | Any, eps: float = 1e-7) -> Valu
     them); p is clamped to [eps, 1 − eps] (as torch.clamp: zero gradient where clamped),
     so p = 0 or 1 gives a large finite loss instead of log(0).
     """
-    if isinstance(eps, (str, bytes, bool)) or not hasattr(type(eps), "__float__") or not 0.0 < float(eps) < 0.5:
+    if not _is_number(eps) or not 0.0 < float(eps) < 0.5:
         raise ValueError(f"bce: eps must be a number in (0, 0.5), got {eps!r:.40}")
     eps = float(eps)
     outs, tgts = _pair("bce", probs, targets, ("probs", "targets"))
