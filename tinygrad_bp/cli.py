@@ -545,8 +545,8 @@ def train(args: argparse.Namespace, progress: bool = True) -> tuple[Any, list[fl
         epochs = bar
     for epoch in epochs:
         total, correct = 0.0, 0
+        diverged = f"training diverged in epoch {epoch + 1} of {args.epochs}"
         for batch in _batches(len(X), args.batch_size, rng):
-            diverged = f"training diverged in epoch {epoch + 1} of {args.epochs}"
             try:
                 scores = [model(X[i]) for i in batch]
                 targets = [y[i] for i in batch]
