@@ -1,0 +1,113 @@
+"""Every ```python block of every docs/*.md page runs, on its own, and does what the page says.
+
+Each block runs in a fresh namespace from a temporary working directory, compiled under the page's
+own file name and line numbers, so a failure's traceback points at docs/<page>.md:<line>. Blocks
+that are not meant to run are fenced as ```text or ```bash.
+"""
+
+import re
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+TIMEOUT_S = 120  # per block: docs blocks are small, this only stops a hung one from hanging the suite
+
+_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
+
+
+def python_blocks(text: str, name: str = "<text>") -> list[tuple[int, str]]:
+    """The (first code line, code) of every ```python block in Markdown `text`; ValueError for an unclosed fence."""
+    blocks = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = _FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        indent, fence, lang = m.groups()
+        start = i + 1
+        end = next((j for j in range(start, len(lines))
+                    if lines[j].strip().startswith(fence) and not lines[j].strip().strip(fence[0])), None)
+        if end is None:
+            raise ValueError(f"{name}:{i + 1}: a {fence} fence that is never closed")
+        if lang.lower() == "python":
+            body = [line[len(indent):] if line.startswith(indent) else line.lstrip() for line in lines[start:end]]
+            blocks.append((start + 1, "\n".join(body) + "\n"))
+        i = end + 1
+    return blocks
+
+
+def _collect() -> list:
+    params = []
+    for page in sorted(DOCS.glob("*.md")):
+        for line, code in python_blocks(page.read_text(encoding="utf-8"), page.name):
+            params.append(pytest.param(page, line, code, id=f"{page.name}:{line}"))
+    # no python block anywhere is fine; one passing placeholder instead of pytest's "empty parameter set" skip
+    return params or [pytest.param(None, 0, "", id="no-python-blocks")]
+
+
+@pytest.mark.parametrize("page, line, code", _collect())
+def test_docs_python_block_runs(page, line, code, tmp_path, monkeypatch):
+    if page is None:
+        return
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [f"{page.name}:{line}"])
+    filename = page.relative_to(DOCS.parent).as_posix()
+    compiled = compile("\n" * (line - 1) + code, filename, "exec")  # tracebacks show the page's own line numbers
+    namespace = {"__name__": "__main__", "__file__": filename}
+    has_alarm = hasattr(signal, "SIGALRM")
+    if has_alarm:
+        def timed_out(signum, frame):
+            raise TimeoutError(f"{filename}:{line}: the block ran longer than {TIMEOUT_S} s")
+
+        previous = signal.signal(signal.SIGALRM, timed_out)
+        signal.alarm(TIMEOUT_S)
+    try:
+        exec(compiled, namespace)
+    finally:
+        if has_alarm:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def test_python_blocks_are_found_with_their_line_numbers():
+    text = ("# Page\n"
+            "```python\nx = 1\nprint(x)\n```\n"
+            "```text\nnot code\n```\n"
+            "````markdown\n```python\ninside another fence\n```\n````\n"
+            "- item\n\n  ```python\n  y = 2\n  ```\n"
+            "```bash\nls\n```\n")
+    assert python_blocks(text) == [(3, "x = 1\nprint(x)\n"), (17, "y = 2\n")]
+
+
+def test_an_unclosed_fence_is_an_error_naming_its_line():
+    with pytest.raises(ValueError, match=r"page\.md:2: a ``` fence that is never closed"):
+        python_blocks("text\n```python\nx = 1\n", "page.md")
+
+
+def test_a_failing_block_reports_the_page_and_line(tmp_path, monkeypatch):
+    page = tmp_path / "docs" / "p.md"
+    page.parent.mkdir()
+    page.write_text("intro\n\n```python\nx = 1\nassert x == 2, 'x is 1'\n```\n", encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "DOCS", page.parent)
+    [(line, code)] = python_blocks(page.read_text(), page.name)
+    with pytest.raises(AssertionError, match="x is 1") as info:
+        test_docs_python_block_runs(page, line, code, tmp_path, monkeypatch)
+    tb = info.tb
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    assert (tb.tb_frame.f_code.co_filename, tb.tb_lineno) == ("docs/p.md", 5)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="the per-block timeout uses SIGALRM (not on Windows)")
+def test_a_hung_block_is_stopped_by_the_timeout(tmp_path, monkeypatch):
+    page = tmp_path / "docs" / "hang.md"
+    page.parent.mkdir()
+    monkeypatch.setattr(sys.modules[__name__], "DOCS", page.parent)
+    monkeypatch.setattr(sys.modules[__name__], "TIMEOUT_S", 1)
+    with pytest.raises(TimeoutError, match=r"docs/hang.md:2: the block ran longer than 1 s"):
+        test_docs_python_block_runs(page, 2, "while True:\n    pass\n", tmp_path, monkeypatch)
