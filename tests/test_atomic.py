@@ -228,3 +228,12 @@ def test_round_trip_through_a_symlink(data, through_link):
         with open(target, "rb") as f:
             assert f.read() == data
         assert sorted(os.listdir(d)) == (["l.bin", "t.bin"] if through_link else ["t.bin"])
+
+
+@pytest.mark.parametrize("fn", [write_atomic, lambda p, _: check_writable(p)], ids=["write_atomic", "check_writable"])
+def test_a_nul_byte_in_the_path_is_named(tmp_path, fn):
+    bad = str(tmp_path / "graph\0.svg")
+    with pytest.raises(ValueError) as e:
+        fn(bad, "<svg/>")
+    assert str(e.value) == f"the path {bad!r} contains a NUL byte (\\x00), which no file name can hold"
+    assert list(tmp_path.iterdir()) == []

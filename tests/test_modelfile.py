@@ -232,11 +232,11 @@ CORRUPT = [
     (mutate(lambda d: d["layers"][0][0]["w"].__setitem__(0, None)), "layers[0][0].w[0]: expected a number"),
     (mutate(lambda d: d["layers"][1][1].update(b=[0.6])), "layers[1][1].b: expected a number, got list"),
     (json.dumps(good_doc()).replace("0.35", "1e999", 1), "layers[0][0].b: expected a finite number, got inf"),
-    (json.dumps(good_doc()).replace("0.35", "NaN", 1), "NaN is not valid JSON"),
-    (json.dumps(good_doc()).replace("0.35", "-Infinity", 1), "-Infinity is not valid JSON"),
+    (json.dumps(good_doc()).replace("0.35", "NaN", 1), "(at layers[0][0].b): invalid JSON: NaN is not valid JSON"),
+    (json.dumps(good_doc()).replace("0.35", "-Infinity", 1), "(at layers[0][0].b): invalid JSON: -Infinity is not"),
     (json.dumps(good_doc()).replace("0.35", "1" * 400, 1), "layers[0][0].b: number too large for a float"),
-    (json.dumps(good_doc()).replace("0.35", "1" * 5000, 1), "invalid JSON: Exceeds the limit"),
-    (json.dumps(good_doc()).replace('"version"', '"nin": 3, "version"', 1), "duplicate key 'nin'"),
+    (json.dumps(good_doc()).replace("0.35", "1" * 5000, 1), "(at layers[0][0].b): invalid JSON: an integer of 5000"),
+    (json.dumps(good_doc()).replace('"version"', '"nin": 3, "version"', 1), "(at nin): invalid JSON: duplicate key"),
     ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply"),
 ]
 
@@ -281,7 +281,8 @@ def test_huge_declared_sizes_do_not_allocate(tmp_path):
     doc["nouts"] = [10**12, 2]
     path = tmp_path / "m.json"
     path.write_text(json.dumps(doc))
-    with pytest.raises(ValueError, match=r"layers\[0\]: expected a list of 1000000000000 neurons"):
+    # 2 inputs -> 10^12 neurons of 3 parameters -> 2 neurons of 10^12 + 1
+    with pytest.raises(ValueError, match=f"nin, nouts: the model has {3 * 10**12 + 2 * (10**12 + 1)} parameters"):
         load_model(path)
 
 
@@ -333,3 +334,210 @@ def test_a_model_too_large_to_load_is_not_saved(tmp_path, monkeypatch):
     monkeypatch.setattr(modelfile, "MAX_BYTES", size)
     save_model(m, tmp_path / "m.json")
     assert [p.data for p in load_model(tmp_path / "m.json").parameters()] == [p.data for p in m.parameters()]
+
+
+# --- where in the file: line, column and JSON path -------------------------------------------
+
+def _position(text: str, token: str) -> tuple[int, int]:
+    """Line and column (1-based) of the first occurrence of `token`, found by splitting lines."""
+    for n, line in enumerate(text.splitlines(), start=1):
+        if token in line:
+            return n, line.index(token) + 1
+    raise AssertionError(token)
+
+
+@pytest.mark.parametrize("old, new, token, where, what", [
+    ('"b": 0.35', '"b": NaN', "NaN", "layers[0][0].b", "NaN is not valid JSON"),
+    ("0.45", "Infinity", "Infinity", "layers[1][0].w[1]", "Infinity is not valid JSON"),
+    ("0.45", "-" + "7" * 5000, "-777", "layers[1][0].w[1]", "an integer of 5000 digits, more than the 4300"),
+    ('"b": 0.6', '"b": 0.6, "b": 0.7', '"b": 0.7', "layers[1][0].b", "duplicate key 'b'"),
+    ('"activation"', '"version": 1, "activation"', '"version": 1, "activation"', "version", "duplicate key"),
+    ("0.55", "0.55,", "0.55,", "layers[1][1].w[2]", "Expecting value"),  # a trailing comma
+], ids=["nan", "infinity", "5000-digit-int", "duplicate-in-neuron", "duplicate-at-top", "trailing-comma"])
+def test_bad_json_names_line_column_and_path(tmp_path, old, new, token, where, what):
+    text = json.dumps(good_doc(), indent=2).replace(old, new, 1)
+    assert text.count(token) == 1
+    line, column = _position(text, token)
+    if what == "Expecting value":  # json reports the position after the comma, where a value should be
+        column, line = 1, line + 1
+        while not text.splitlines()[line - 1].strip():
+            line += 1
+        column = len(text.splitlines()[line - 1]) - len(text.splitlines()[line - 1].lstrip()) + 1
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(ValueError) as e:
+        load_model(path)
+    assert str(e.value).startswith(f"model file {path}: line {line} column {column} (at {where}): invalid JSON: {what}")
+
+
+# --- bounds on what a file may build ----------------------------------------------------------
+
+def test_the_default_limit_is_a_million_parameters(tmp_path):
+    assert modelfile.MAX_PARAMETERS == 1_000_000
+    doc = good_doc()
+    doc.update(nin=999, nouts=[1001], layers=[[]])  # 1001 neurons of 999 weights and a bias
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="the model has 1001000 parameters .* more than max_parameters=1000000"):
+        load_model(path)
+    doc.update(nouts=[1000])  # exactly 1,000,000: passes the count, then the (empty) layer is checked
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"layers\[0\]: expected a list of 1000 neurons"):
+        load_model(path)
+
+
+def test_max_parameters_bounds_the_model_and_can_be_raised(tmp_path):
+    path = tmp_path / "m.json"
+    save_model(worked_example_model(), path)  # 2-2-2: 2·3 + 2·3 = 12 parameters
+    assert len(load_model(path, max_parameters=12).parameters()) == 12
+    with pytest.raises(ValueError, match="the model has 12 parameters .* more than max_parameters=11; pass a larger"):
+        load_model(path, max_parameters=11)
+    with pytest.raises(ValueError, match="more than max_parameters=11"):
+        parse_model(path.read_text(), max_parameters=11)
+
+
+def test_the_count_is_checked_before_anything_is_built(tmp_path, monkeypatch):
+    path = tmp_path / "m.json"
+    save_model(worked_example_model(), path)
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("an MLP was built")
+
+    monkeypatch.setattr(MLP, "__init__", no_build)
+    with pytest.raises(ValueError, match="more than max_parameters=11"):
+        load_model(path, max_parameters=11)
+
+
+def test_more_json_values_than_the_limit_allows_are_refused_before_parsing(tmp_path, monkeypatch):
+    text = '{"layers": [' + "0," * 100 + "0]}"  # 101 commas and 2 brackets: more than 3 * 20 + 16 = 76
+    path = tmp_path / "m.json"
+    path.write_text(text)
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("json.loads ran")
+
+    monkeypatch.setattr(modelfile.json, "loads", no_parse)
+    with pytest.raises(ValueError, match=r"the file has 102 JSON commas and brackets, more than a model of at most "
+                                         r"max_parameters=20 parameters has \(76\)"):
+        load_model(path, max_parameters=20)
+
+
+def test_the_largest_legal_model_passes_the_value_count(tmp_path):
+    # fan-in 1 everywhere (2 parameters per neuron) has the most commas and brackets per parameter
+    m = MLP(1, [1] * 50, seed=0)
+    path = tmp_path / "m.json"
+    save_model(m, path)
+    text = path.read_text()
+    assert text.count(",") + text.count("[") + text.count("{") <= 3 * 100 + 16
+    assert [p.data for p in load_model(path, max_parameters=100).parameters()] == [p.data for p in m.parameters()]
+
+
+def test_the_byte_limit_follows_max_parameters(tmp_path):
+    path = tmp_path / "m.json"
+    text = json.dumps(good_doc())
+    path.write_text(text + " " * 70_000)  # valid JSON, padded
+    limit = 64 * 1024 + 64 * 12
+    with pytest.raises(ValueError, match=f"file of {len(text) + 70_000} bytes is larger than the {limit}-byte limit "
+                                         "for a model of at most max_parameters=12 parameters"):
+        load_model(path, max_parameters=12)
+    assert len(load_model(path, max_parameters=100).parameters()) == 12  # 64 KiB + 6400 bytes
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1.5, True, "1000", None, 10.0])
+def test_a_bad_max_parameters_is_a_value_error(tmp_path, bad):
+    path = tmp_path / "m.json"
+    save_model(worked_example_model(), path)
+    with pytest.raises(ValueError, match="load_model: max_parameters must be a positive integer"):
+        load_model(path, max_parameters=bad)
+    with pytest.raises(ValueError, match="parse_model: max_parameters must be a positive integer"):
+        parse_model(path.read_text(), max_parameters=bad)
+
+
+def _peak_bytes(fn) -> int:
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+    except ValueError:
+        pass
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_no_file_within_the_limits_costs_more_memory_than_a_legal_model_at_the_limit(tmp_path):
+    limit = 6000
+    legal = tmp_path / "legal.json"
+    save_model(MLP(59, [100], seed=0), legal)  # 100 neurons of 59 weights and a bias: 6000 parameters
+    legal_peak = _peak_bytes(lambda: load_model(legal, max_parameters=limit))
+    budget = 3 * limit + 16
+    hostile = {  # each just inside the value count (and the byte limit) for max_parameters=6000
+        "empty objects": "[" + ",".join(["{}"] * (budget // 2 - 1)) + "]",
+        "floats": "[" + ",".join(["1.5"] * (budget - 1)) + "]",
+        "short strings": "[" + ",".join(['"ab"'] * (budget - 1)) + "]",
+        "nested lists": "[" + ",".join(["[[[]]]"] * (budget // 4 - 1)) + "]",
+        "whitespace": json.dumps(good_doc()) + " " * (64 * 1024 + 64 * limit - 1000),
+    }
+    for name, text in hostile.items():
+        path = tmp_path / "hostile.json"
+        path.write_text(text)
+        assert os.path.getsize(path) <= 64 * 1024 + 64 * limit
+        peak = _peak_bytes(lambda p=path: load_model(p, max_parameters=limit))
+        assert peak < legal_peak, (name, peak, legal_peak)
+    assert legal_peak < 400 * limit  # Python allocations per parameter: ~265 bytes measured (docs/reliability.md)
+
+
+# --- what the path names -------------------------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_loading_a_fifo_is_refused_at_once(tmp_path):
+    import threading
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def load():
+        try:
+            load_model(fifo)
+        except BaseException as e:  # noqa: B036 -- handed to the test's thread
+            outcome.append(e)
+
+    t = threading.Thread(target=load, daemon=True)
+    t.start()
+    t.join(10)
+    if t.is_alive():  # blocked in open(): a writer lets it go on
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        t.join(10)
+        pytest.fail("load_model blocked on a FIFO")
+    [e] = outcome
+    assert isinstance(e, OSError) and not isinstance(e, FileNotFoundError)
+    assert str(fifo) in str(e) and "is not a regular file (a FIFO)" in str(e)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="no /dev/null")
+def test_loading_a_device_is_refused():
+    with pytest.raises(OSError, match=r"is not a regular file \(a character device\).*/dev/null"):
+        load_model("/dev/null")
+
+
+def test_loading_a_folder_is_refused(tmp_path):
+    with pytest.raises(IsADirectoryError) as e:
+        load_model(tmp_path)
+    assert str(tmp_path) in str(e.value)
+
+
+@pytest.mark.parametrize("op", ["save", "load"])
+def test_a_nul_byte_in_the_path_is_named(tmp_path, op):
+    bad = str(tmp_path / "m\0.json")
+    with pytest.raises(ValueError) as e:
+        if op == "save":
+            save_model(worked_example_model(), bad)
+        else:
+            load_model(bad)
+    assert repr(bad) in str(e.value) and "NUL byte" in str(e.value)
+    assert list(tmp_path.iterdir()) == []

@@ -44,7 +44,7 @@ def _fd_link(path: str) -> str | None:
 def check_target(path: str | os.PathLike[str]) -> tuple[str, os.stat_result | None]:
     """The final target of `path` (symlinks followed) and its stat (None if it does not exist yet).
 
-    Raises ValueError for an empty path, IsADirectoryError for a folder, OSError
+    Raises ValueError for an empty path or one with a NUL byte, IsADirectoryError for a folder, OSError
     naming `path` for anything else that is not a regular file (a device, a FIFO,
     an open file descriptor such as /dev/stdout) or cannot be looked at, and
     FileNotFoundError / NotADirectoryError when its folder is missing. Nothing is written.
@@ -52,6 +52,8 @@ def check_target(path: str | os.PathLike[str]) -> tuple[str, os.stat_result | No
     path = os.fsdecode(os.fspath(path))
     if not path:
         raise ValueError("empty file name: give the path of a file to write")
+    if "\0" in path:  # os.stat would say only "embedded null byte"
+        raise ValueError(f"the path {path!r} contains a NUL byte (\\x00), which no file name can hold")
     target = os.path.realpath(path)
     via = "" if target == os.path.abspath(path) else f"links to {target}, which "
     try:

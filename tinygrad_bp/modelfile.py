@@ -9,13 +9,22 @@ Format (version 1)::
 `layers[i][j]` is neuron j of layer i: its weights `w` (one per input) and bias `b`.
 Floats are written with `repr`, so every weight reads back bit for bit. No pickle:
 loading a file never runs code. Non-finite weights (nan, inf) are refused on save.
+
+What a file may build is bounded before anything is built: at most `max_parameters`
+parameters (default `MAX_PARAMETERS`, checked from the file's declared `nin` and
+`nouts`), at most `BYTES_PER_PARAMETER` bytes per allowed parameter (and never more
+than `MAX_BYTES`), and no more JSON values than a model of that size has. Raise
+`max_parameters` to load a larger model.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import re
+import stat
 from typing import TYPE_CHECKING, Any
 
 from tinygrad_bp.atomic import write_atomic
@@ -27,7 +36,10 @@ if TYPE_CHECKING:  # nn imports this module on save/load; at run time each impor
 
 FORMAT = "tinygrad-bp-model"
 VERSION = 1
-MAX_BYTES = 256 * 1024 * 1024  # refuse larger files before reading them
+MAX_BYTES = 256 * 1024 * 1024  # refuse larger files before reading them, whatever max_parameters says
+MAX_PARAMETERS = 1_000_000  # default bound on what one file may build (docs/reliability.md: its peak memory)
+BYTES_PER_PARAMETER = 64  # a compact file needs at most ~26 per parameter, json.dumps(indent=4) ~46
+_SLACK_BYTES = 64 * 1024
 _KEYS = {"format", "version", "nin", "nouts", "activation", "output_activation", "layers"}
 
 
@@ -106,18 +118,130 @@ def _reject_constant(name: str) -> float:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k[:40]!r}")
-        out[k] = v
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("duplicate key")
     return out
 
 
-def parse_model(text: str | bytes, path: str = "<string>") -> MLP:
-    """Build an MLP from model-file text, validating everything; errors are `ValueError`s naming the place."""
+# one JSON token after optional whitespace: a string's opening quote, a number, a word, or punctuation
+_TOKEN = re.compile(r'[ \t\n\r]*(?:(")|(-?\d[\d.eE+-]*)|(-?Infinity|[A-Za-z]+)|([{}\[\]:,]))')
+_SHORT_NUMBER = r'[ \t\n\r]*-?\d[\d.eE+-]{0,30}(?![\d.eE+-])'  # too short to be an integer int() refuses
+_NUMBER_RUN = re.compile(_SHORT_NUMBER + r"(?:[ \t\n\r]*," + _SHORT_NUMBER + ")*")  # a list's weights at once
+
+
+def _json_path(stack: list[list[Any]]) -> str:
+    parts = []
+    for is_object, where, _ in stack:
+        if is_object:
+            if where is not None:
+                parts.append(("." if parts else "") + str(where)[:40])
+        else:
+            parts.append(f"[{where}]")
+    return "".join(parts)
+
+
+def _locate(text: str, stop: int | None = None) -> tuple[int, str, str] | None:
+    """Where in `text` the JSON goes wrong for a model file: (position, JSON path, what).
+
+    Scans token by token (a list's run of plain numbers in one match; only after `json.loads` failed) for
+    the first NaN/Infinity, integer too long for `int` or duplicate key; with `stop`, the
+    JSON path at that position instead (what is ""). None if the scan finds neither.
+    """
+    from json.decoder import scanstring
+
+    stack: list[list[Any]] = []  # per open container: [is_object, key or index, keys seen]
+    end = len(text) if stop is None else stop
+    pos = 0
+    in_list = False  # just after a list's [ or ,: a run of plain numbers can be skipped in one match
+    while True:
+        if in_list:
+            run = _NUMBER_RUN.match(text, pos)
+            if run and run.end() < end:
+                stack[-1][1] += text.count(",", pos, run.end())
+                pos = run.end()
+        m = _TOKEN.match(text, pos)
+        start = m.start(m.lastindex) if m else len(text)
+        if start >= end:
+            return (end, _json_path(stack), "") if stop is not None else None
+        if m is None:
+            return None
+        quote, number, word, punct = m.groups()
+        pos = m.end()
+        top = stack[-1] if stack else None
+        in_list = (punct == "[") or (punct == "," and top is not None and not top[0])
+        if quote:
+            try:
+                value, pos = scanstring(text, pos)
+            except ValueError:
+                return None
+            if top is not None and top[0] and top[1] is None:  # a key
+                if value in top[2]:
+                    top[1] = value
+                    return start, _json_path(stack), f"duplicate key {value[:40]!r}"
+                top[1] = value
+                top[2].add(value)
+        elif number:
+            if len(number) > 640 and not any(c in number for c in ".eE"):
+                try:
+                    int(number)
+                except ValueError:
+                    digits = len(number.lstrip("-"))
+                    return (start, _json_path(stack), f"an integer of {digits} digits, more than the "
+                            f"{_int_digits_limit()} digits Python converts to int")
+        elif word:
+            if word in ("NaN", "Infinity", "-Infinity"):
+                return start, _json_path(stack), f"{word} is not valid JSON (a model file holds finite numbers)"
+            if word not in ("true", "false", "null"):
+                return None
+        elif punct in "{[":
+            stack.append([punct == "{", None if punct == "{" else 0, set()])
+        elif punct in "}]":
+            if not stack:
+                return None
+            stack.pop()
+        elif punct == "," and top is not None:
+            if top[0]:
+                top[1] = None
+            else:
+                top[1] += 1
+
+
+def _int_digits_limit() -> int:
+    import sys
+
+    return sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
+
+
+def _where(text: str, pos: int, json_path: str) -> str:
+    line = text.count("\n", 0, pos) + 1
+    column = pos - text.rfind("\n", 0, pos)
+    return f"line {line} column {column}" + (f" (at {json_path})" if json_path else "")
+
+
+def _declared_parameters(nin: int, nouts: list[int]) -> int:
+    total, fan_in = 0, nin
+    for n in nouts:
+        total += n * (fan_in + 1)
+        fan_in = n
+    return total
+
+
+def _about(n: int) -> str:
+    digits = str(n) if n < 10**40 else None
+    return digits if digits is not None else f"about 10^{len(str(n)) - 1}"
+
+
+def parse_model(text: str | bytes, path: str = "<string>", max_parameters: int = MAX_PARAMETERS) -> MLP:
+    """Build an MLP from model-file text, validating everything; errors are `ValueError`s naming the place.
+
+    More than `max_parameters` weights and biases (counted from the declared `nin` and
+    `nouts`, and bounded by the number of JSON values before parsing) is refused before
+    anything is built.
+    """
     from tinygrad_bp.nn import MLP
 
+    max_parameters = _check_max_parameters(max_parameters, "parse_model")
     if isinstance(text, (bytes, bytearray)):
         try:
             text = bytes(text).decode("utf-8-sig")  # a BOM, as Windows editors write, is not part of the JSON
@@ -125,14 +249,27 @@ def parse_model(text: str | bytes, path: str = "<string>") -> MLP:
             raise _fail(path, f"byte {e.start}", "not UTF-8 text (a model file is UTF-8 JSON)") from None
     if isinstance(text, str) and text.startswith("\ufeff"):
         text = text[1:]
+    # every JSON value but the first of a list or object follows a comma, and every list or object opens
+    # with [ or {: their count bounds how many Python objects json.loads makes. A model of P parameters
+    # has at most 3P + 7 of them (P + L + 4 commas, 3 + L + 2N brackets, for L layers of N neurons in all)
+    separators = text.count(",") + text.count("[") + text.count("{")
+    if separators > 3 * max_parameters + 16:
+        raise _fail(path, "", f"the file has {separators} JSON commas and brackets, more than a model of at most "
+                    f"max_parameters={max_parameters} parameters has ({3 * max_parameters + 16}); pass a larger "
+                    "max_parameters to load a larger model")
     try:
         data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except RecursionError:
         raise _fail(path, "", "JSON nested too deeply") from None
     except json.JSONDecodeError as e:
-        raise _fail(path, f"line {e.lineno} column {e.colno}", f"invalid JSON: {e.msg}") from None
-    except ValueError as e:  # NaN/Infinity constants, integers with too many digits
-        raise _fail(path, "", f"invalid JSON: {e}") from None
+        found = _locate(text, e.pos)
+        raise _fail(path, _where(text, e.pos, found[1] if found else ""), f"invalid JSON: {e.msg}") from None
+    except ValueError as e:  # NaN/Infinity constants, duplicate keys, integers with too many digits
+        found = _locate(text)
+        if found is None:
+            raise _fail(path, "", f"invalid JSON: {e}") from None
+        pos, json_path, what = found
+        raise _fail(path, _where(text, pos, json_path), f"invalid JSON: {what}") from None
     if not isinstance(data, dict):
         raise _fail(path, "top level", f"expected a JSON object, got {type(data).__name__}")
     if data.get("format") != FORMAT:
@@ -153,6 +290,10 @@ def parse_model(text: str | bytes, path: str = "<string>") -> MLP:
     if not isinstance(nouts, list) or not nouts:
         raise _fail(path, "nouts", "expected a non-empty list of layer sizes")
     nouts = [_count(x, path, f"nouts[{i}]") for i, x in enumerate(nouts)]
+    declared = _declared_parameters(nin, nouts)
+    if declared > max_parameters:
+        raise _fail(path, "nin, nouts", f"the model has {_about(declared)} parameters (weights and biases), more "
+                    f"than max_parameters={max_parameters}; pass a larger max_parameters to load it")
     names = _activations()
     for key in ("activation", "output_activation"):
         if data[key] not in names:
@@ -192,14 +333,58 @@ def parse_model(text: str | bytes, path: str = "<string>") -> MLP:
     return model
 
 
-def load_model(path: str | os.PathLike[str]) -> MLP:
-    """Read an MLP written by `save_model`. Anything wrong with the file is a `ValueError` saying what and where."""
+def _check_max_parameters(max_parameters: Any, who: str) -> int:
+    if isinstance(max_parameters, bool) or not isinstance(max_parameters, int) or max_parameters < 1:
+        raise ValueError(f"{who}: max_parameters must be a positive integer, got {max_parameters!r:.40}")
+    return max_parameters
+
+
+def _max_bytes(max_parameters: int) -> int:
+    """The largest file `load_model` reads for a model of at most `max_parameters` parameters."""
+    return min(MAX_BYTES, _SLACK_BYTES + BYTES_PER_PARAMETER * max_parameters)
+
+
+_KINDS = [(stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")]
+
+
+def load_model(path: str | os.PathLike[str], max_parameters: int = MAX_PARAMETERS) -> MLP:
+    """Read an MLP written by `save_model`. Anything wrong with the file is a `ValueError` saying what and where.
+
+    A model of more than `max_parameters` weights and biases is refused before it is
+    built (raise the limit to load it). A path that is not a regular file (a folder,
+    a FIFO, a device) is refused at once, without waiting on it: OSError naming the path.
+    """
+    max_parameters = _check_max_parameters(max_parameters, "load_model")
     name = os.fspath(path)
-    with open(name, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size > MAX_BYTES:
-            raise _fail(name, "", f"file of {size} bytes is larger than the {MAX_BYTES}-byte limit")
-        raw = f.read(MAX_BYTES + 1)
-    if len(raw) > MAX_BYTES:
-        raise _fail(name, "", f"file is larger than the {MAX_BYTES}-byte limit")
-    return parse_model(raw, name)
+    if isinstance(name, bytes):
+        name = os.fsdecode(name)
+    if "\0" in name:
+        raise ValueError(f"load_model: the path {name!r} contains a NUL byte (\\x00), which no file name can hold")
+    limit = _max_bytes(max_parameters)
+    # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a model file", name)
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((what for test, what in _KINDS if test(st.st_mode)), "a special file")
+            raise OSError(errno.EINVAL, f"is not a regular file ({kind}); give the name of a model file", name)
+        if st.st_size > limit:
+            raise _fail(name, "", f"file of {st.st_size} bytes is larger than the {limit}-byte limit "
+                        f"{_limit_reason(max_parameters)}")
+        with open(fd, "rb", closefd=False) as f:
+            raw = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise _fail(name, "", f"file is larger than the {limit}-byte limit {_limit_reason(max_parameters)}")
+    return parse_model(raw, name, max_parameters=max_parameters)
+
+
+def _limit_reason(max_parameters: int) -> str:
+    if _max_bytes(max_parameters) == MAX_BYTES:
+        return "of model files"
+    return (f"for a model of at most max_parameters={max_parameters} parameters ({BYTES_PER_PARAMETER} bytes "
+            "per parameter; pass a larger max_parameters to read larger files)")

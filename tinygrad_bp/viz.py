@@ -27,7 +27,7 @@ from tinygrad_bp.atomic import check_target, write_atomic
 from tinygrad_bp.engine import Value, topological_order
 from tinygrad_bp.nn import unit_name
 
-__all__ = ["draw_graph", "to_svg", "RenderError", "RendererNotFoundError", "RenderTimeoutError", "RENDERERS"]
+__all__ = ["draw_graph", "to_svg", "to_html", "RenderError", "RendererNotFoundError", "RenderTimeoutError", "RENDERERS"]
 
 RENDERERS = ("dot", "graphviz-pure")
 """Renderer commands tried in this order."""
@@ -468,3 +468,15 @@ def to_svg(root: Value, path: str | os.PathLike[str] | None = None, *, renderer:
     if path is not None:
         write_atomic(path, svg)
     return svg
+
+
+def to_html(root: Value, path: str | os.PathLike[str] | None = None, **draw_graph_options: Any) -> str:
+    """The step-by-step backpropagation page of `root`: one self-contained HTML file (also written to `path`).
+
+    It starts with the forward values and every gradient blank, then completes one
+    gradient a step in backward()'s order (one neuron a step with collapse=True); see
+    tinygrad_bp.stepper.page, which takes the same options plus `renderer` and `timeout`.
+    """
+    from tinygrad_bp.stepper import page
+
+    return page(root, path, **draw_graph_options)
