@@ -344,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the error at round N: its forward pass comes after N-1 weight updates, "
                         "as the seed counts (default: 10000)")
     p.add_argument("--svg", metavar="FILE", help="write the loss graph of the first forward pass as SVG")
+    p.add_argument("--html", metavar="FILE", help="write the step-by-step backward pass of that graph as one "
+                   "self-contained HTML page")
 
     d = TRAIN_DEFAULTS
     p = sub.add_parser("train", help="train an MLP on a small 2-D data set",
@@ -388,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the value of a name in EXPR (repeat for each name)")
     p.add_argument("-o", "--output", metavar="FILE.svg", help="write the computation graph as SVG")
     p.add_argument("--explain", metavar="NAME", help="print the chain-rule derivation of the gradient of NAME")
+    p.add_argument("--html", metavar="FILE", help="write the step-by-step backward pass as one self-contained "
+                   "HTML page")
     return parser
 
 
@@ -445,6 +449,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.output is not None:
         _check_output("-o", args.output, " such as graph.svg")
         _require_renderer()
+    if args.html is not None:
+        _check_output("--html", args.html, " such as graph.html")
+        _require_renderer()
     root, leaves = evaluate_expression(args.expr, values)
     root.backward()
     name = root.label or "f"
@@ -465,6 +472,11 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
         to_svg(root, args.output, max_nodes=None)  # an expression's graph is small enough (MAX_EXPRESSION_CHARS)
         print(f"wrote {args.output}", file=sys.stderr)
+    if args.html is not None:
+        from tinygrad_bp.viz import to_html
+
+        to_html(root, args.html, max_nodes=None)
+        print(f"wrote {args.html}", file=sys.stderr)
     return 0
 
 
@@ -474,9 +486,13 @@ def cmd_worked_example(args: argparse.Namespace) -> int:
     if args.svg is not None:  # fail before printing anything, not halfway through
         _check_output("--svg", args.svg, " such as worked.svg")
         _require_renderer()
-    run(rounds=args.rounds, svg=args.svg)
-    if args.svg is not None:
-        print(f"wrote {args.svg}", file=sys.stderr)
+    if args.html is not None:
+        _check_output("--html", args.html, " such as worked.html")
+        _require_renderer()
+    run(rounds=args.rounds, svg=args.svg, html=args.html)
+    for written in (args.svg, args.html):
+        if written is not None:
+            print(f"wrote {written}", file=sys.stderr)
     return 0
 
 

@@ -48,11 +48,13 @@ def forward(model: MLP) -> tuple[Value, dict[str, Value]]:
     return E, {v.label: v for v in topological_order(E) if v.label}
 
 
-def run(rounds: int = 10_000, svg: str | os.PathLike[str] | None = None, file: TextIO | None = None) -> float:
+def run(rounds: int = 10_000, svg: str | os.PathLike[str] | None = None, file: TextIO | None = None,
+        html: str | os.PathLike[str] | None = None) -> float:
     """Print the worked example to `file` (default stdout); returns E at the forward pass of round `rounds`.
 
     `svg`: also write the loss graph of the first forward pass, with the first
     round's gradients and each edge's local derivative, to this SVG file.
+    `html`: also write that graph's step-by-step backward pass page (viz.to_html) to this file.
     """
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"worked example: rounds must be an int >= 1, got {rounds!r}")
@@ -83,6 +85,10 @@ def run(rounds: int = 10_000, svg: str | os.PathLike[str] | None = None, file: T
         from tinygrad_bp.viz import to_svg
 
         to_svg(E, svg, edge_derivatives=True, parameters=model.parameters())
+    if html is not None:
+        from tinygrad_bp.viz import to_html
+
+        to_html(E, html, edge_derivatives=True, parameters=model.parameters())
     say("The Backwards Pass (first round, eta = 0.5)")
     say(f"  {'derivative':<24}{'chain rule':<50}{'value':>14}")
 
