@@ -558,3 +558,183 @@ def test_rankdir_and_the_roots_heavier_border():
     borders = {lab: re.search(r'BORDER="(\d)"', line).group(1) for line in g.source.splitlines()
                for lab in ("x", "y") if f"<B>{lab}</B>" in line}
     assert borders == {"y": "2", "x": "1"}  # the output drawn heavier than the other nodes
+
+
+# --- render(): every format, either renderer -----------------------------------------------------
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def svg_size(svg: str) -> tuple[float, float]:
+    m = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg)
+    return float(m.group(1)), float(m.group(2))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def pdf_objects(data: bytes) -> dict[int, bytes]:
+    """A PDF's objects by number, read through its cross-reference table (which must point at each one)."""
+    import zlib
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    start = int(re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", data).group(1))
+    assert data[start:start + 4] == b"xref"
+    lines = data[start:].split(b"\n")
+    first, count = map(int, lines[1].split())
+    objects = {}
+    for k, line in enumerate(lines[2:2 + count]):
+        offset, _, kind = line.split()[:3]
+        if kind == b"n":
+            n = first + k
+            assert data[int(offset):].startswith(f"{n} 0 obj".encode()), n
+            body = data[int(offset):data.index(b"endobj", int(offset))]
+            if b"/FlateDecode" in body:
+                body = zlib.decompress(body[body.index(b"stream\n") + 7:body.rindex(b"endstream")])
+            objects[n] = body
+    return objects
+
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_render_writes_the_format_of_the_extension(tmp_path, renderer):
+    E, model = worked_example()
+    svg = to_svg(E, renderer=renderer)
+    width, height = svg_size(svg)
+    for name in ("g.svg", "G.SVG"):
+        path = viz.render(E, tmp_path / name, renderer=renderer)
+        assert path == str(tmp_path / name) and (tmp_path / name).read_text(encoding="utf-8") == svg
+    for name, dpi in (("g.png", None), ("g72.png", 72), ("g150.PNG", 150)):
+        viz.render(E, tmp_path / name, renderer=renderer, dpi=dpi)
+        # the SVG's size in points at dpi/72 pixels a point (96 dpi by default)
+        w, h = png_size((tmp_path / name).read_bytes())
+        k = (dpi or 96) / 72
+        assert abs(w - width * k) <= 1 and abs(h - height * k) <= 1, (name, w, h)
+    viz.render(E, tmp_path / "g.jpg", renderer=renderer)
+    assert (tmp_path / "g.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG's start-of-image marker
+    viz.render(E, tmp_path / "g.pdf", renderer=renderer)
+    pdf = (tmp_path / "g.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-1.") and pdf.rstrip().endswith(b"%%EOF")
+    viz.render(E, tmp_path / "g.gv")
+    assert (tmp_path / "g.gv").read_text(encoding="utf-8") == draw_graph(E).source
+    viz.render(E, tmp_path / "picture", format="png", renderer=renderer)
+    assert (tmp_path / "picture").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_graphviz_pure_pdf_draws_what_its_svg_draws(tmp_path):
+    # graphviz-pure writes no PDF: its layout is drawn by tinygrad_bp.pdf; checked against its own SVG
+    E, _ = worked_example()
+    svg = to_svg(E, renderer="graphviz-pure", edge_derivatives=True)
+    viz.render(E, tmp_path / "g.pdf", renderer="graphviz-pure", edge_derivatives=True)
+    objects = pdf_objects((tmp_path / "g.pdf").read_bytes())
+    page = next(b for b in objects.values() if b"/Type /Page " in b)
+    box = [float(x) for x in re.search(rb"/MediaBox \[([^\]]*)\]", page).group(1).split()]
+    width, height = svg_size(svg)
+    assert box[:2] == [0, 0] and abs(box[2] - width) <= 1 and abs(box[3] - height) <= 1
+    content = next(b for b in objects.values() if b" Tj" in b).decode("latin-1")
+    shift = [float(x) for x in re.match(r"1 0 0 1 (\S+) (\S+) cm", content).groups()]
+    drawn = {(s.replace("\\(", "(").replace("\\)", ")"), round(float(x) + shift[0]), round(float(y) + shift[1]))
+             for x, y, s in re.findall(r"BT (\S+) (\S+) Td /F\d+ \S+ Tf \((.*?)\) Tj", content)}
+    # every text of the SVG, at its place: SVG's y runs down from the top, the PDF's up from the bottom
+    root = parse(svg)
+    transform = next(g for g in root.iter(SVG + "g") if g.get("class") == "graph").get("transform")
+    tx, ty = (float(v) for v in re.search(r"translate\(([-\d.]+) ([-\d.]+)\)", transform).groups())
+    expected = set()
+    for t in root.iter(SVG + "text"):
+        if t.get("text-anchor") != "start" or not t.text.isascii():
+            continue  # centred text (edge labels) is placed by its width, checked by its presence below
+        expected.add((t.text, round(float(t.get("x")) + tx), round(height - (float(t.get("y")) + ty))))
+    assert expected and {e for e in expected if not any(abs(e[1] - d[1]) <= 1 and abs(e[2] - d[2]) <= 1
+                                                         and e[0] == d[0] for d in drawn)} == set()
+    strings = {d[0] for d in drawn}
+    assert {g4(0.15), g4(SIGMOID_PRIME_O1), "data 0.05", "grad 0.0004386"} <= strings
+    # σ and Σ come from the Symbol font (as 's' and 'S'), the rest from Helvetica with WinAnsi encoding
+    fonts = {b.split(b"/BaseFont /")[1].split()[0].decode() for b in objects.values() if b"/BaseFont" in b}
+    assert fonts == {"Helvetica", "Helvetica-Bold", "Symbol"}
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("g.gif", "unknown file extension '.gif' of 'g.gif'; the formats are .svg, .png, .pdf"),
+    ("graph", "'graph' has no extension to tell the format by"),
+    ("g.svg.bak", "unknown file extension '.bak'"),
+])
+def test_an_unknown_extension_is_refused_before_any_work(tmp_path, monkeypatch, name, fragment):
+    monkeypatch.setattr(viz, "draw_graph", lambda *a, **k: pytest.fail("drew before checking the format"))
+    monkeypatch.setattr(viz, "_render_bytes", lambda *a, **k: pytest.fail("rendered before checking the format"))
+    with pytest.raises(ValueError) as info:
+        viz.render(Value(1.0), tmp_path / name)
+    assert str(info.value).startswith("render: ") and fragment in str(info.value)
+    with pytest.raises(ValueError, match=r"render: format must be one of 'svg', 'png', 'pdf'.*got 'gif'"):
+        viz.render(Value(1.0), tmp_path / "g.svg", format="gif")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"dpi": 0}, "dpi must be a number > 0 and at most 2400, or None, got 0"),
+    ({"dpi": math.nan}, "got nan"), ({"dpi": "96"}, "got '96'"), ({"dpi": True}, "got True"),
+    ({"timeout": -1}, "render: timeout must be > 0"),
+])
+def test_bad_render_options_are_refused_before_any_work(tmp_path, monkeypatch, kwargs, fragment):
+    monkeypatch.setattr(viz, "draw_graph", lambda *a, **k: pytest.fail("drew before checking the options"))
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        viz.render(Value(1.0), tmp_path / "g.png", **kwargs)
+    with pytest.raises(ValueError, match=r"dpi applies to \.png and \.jpg files, not to svg"):
+        viz.render(Value(1.0), tmp_path / "g.svg", dpi=96)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_render_keeps_the_old_file_when_rendering_fails(tmp_path, monkeypatch):
+    path = tmp_path / "g.png"
+    path.write_bytes(b"old")
+    path_with(tmp_path, monkeypatch, dot="#!/bin/sh\necho 'out of memory' >&2\nexit 1\n")
+    with pytest.raises(RenderError, match="out of memory"):
+        viz.render(Value(1.0), path)
+    assert path.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["bin", "g.png"]
+
+
+def test_render_without_a_renderer_names_how_to_get_one_and_writes_nothing(tmp_path, monkeypatch):
+    path_with(tmp_path, monkeypatch)
+    with pytest.raises(RendererNotFoundError, match="apt-get install graphviz"):
+        viz.render(Value(1.0), tmp_path / "g.png")
+    viz.render(Value(1.0, "x"), tmp_path / "g.gv")  # the DOT source needs no renderer
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "g.gv"]
+
+
+def test_the_drawing_renders_displays_and_pipes_with_graphviz_pure_alone(tmp_path, monkeypatch):
+    # a graphviz.Digraph's own render()/pipe()/notebook display run `dot`: without it they raised
+    # ExecutableNotFound although graphviz-pure (the render extra) was installed
+    path_with(tmp_path, monkeypatch, graphviz_pure=real("graphviz-pure"))
+    assert shutil.which("dot") is None
+    E, _ = worked_example()
+    g = draw_graph(E)
+    svg = g.pipe(format="svg", encoding="utf-8")
+    assert "graphviz-pure" in svg.split("<svg", 1)[0] and len(groups(parse(svg), "node")) == 33
+    assert svg_size(g._repr_svg_()) == svg_size(svg) == svg_size(g._repr_image_svg_xml())
+    width, height = svg_size(svg)
+    for png in (g.pipe(format="png"), g._repr_png_(), g._repr_mimebundle_(include=["image/png"])["image/png"]):
+        w, h = png_size(png)
+        assert abs(w - width * 96 / 72) <= 1 and abs(h - height * 96 / 72) <= 1
+    bundle = g._repr_mimebundle_(include=["image/svg+xml", "image/png", "image/jpeg"])
+    assert set(bundle) == {"image/svg+xml", "image/png", "image/jpeg"} and bundle["image/jpeg"][:3] == b"\xff\xd8\xff"
+    assert g.pipe(format="pdf")[:7] == b"%PDF-1." and g.pipe()[:7] == b"%PDF-1."  # graphviz's default format: pdf
+    # render(): as graphviz does, the source beside the picture, and the picture's path returned
+    out = g.render(directory=tmp_path / "out")
+    assert out == str(tmp_path / "out" / "G.gv.pdf") and (tmp_path / "out" / "G.gv").read_text() == g.source
+    assert (tmp_path / "out" / "G.gv.pdf").read_bytes()[:5] == b"%PDF-"
+    out = g.render(outfile=tmp_path / "w.png", cleanup=True)
+    assert out == str(tmp_path / "w.png") and (tmp_path / "w.png").read_bytes()[:8] == PNG_SIGNATURE
+    assert not (tmp_path / "w.gv").exists()
+    out = g.render(tmp_path / "src.gv", format="svg")
+    assert out == str(tmp_path / "src.gv.svg") and len(groups(parse((tmp_path / out).read_text()), "node")) == 33
+    import graphviz
+    with pytest.raises(graphviz.ExecutableNotFound):  # another engine is system Graphviz's, as in graphviz
+        g.pipe(format="svg", engine="neato")
+
+
+@needs_dot
+def test_the_drawing_prefers_dot_for_pipe_and_render(tmp_path, monkeypatch):
+    path_with(tmp_path, monkeypatch, dot=real("dot"), graphviz_pure=real("graphviz-pure"))
+    g = draw_graph(worked_example()[0])
+    assert "graphviz-pure" not in g.pipe(format="svg", encoding="utf-8").split("<svg", 1)[0]
+    assert g.pipe(format="pdf")[:8] == b"%PDF-1.5"  # cairo's, not tinygrad_bp.pdf's 1.4
+    assert g.pipe(format="plain").startswith(b"graph ")

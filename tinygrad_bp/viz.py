@@ -196,19 +196,78 @@ _DIGRAPH_CLASS: Any = None
 
 
 def _digraph_class() -> Any:
-    """graphviz.Digraph whose notebook display uses our renderer choice (dot, else graphviz-pure)."""
+    """graphviz.Digraph whose pipe(), render() and notebook display choose the renderer as to_svg does."""
     global _DIGRAPH_CLASS
     if _DIGRAPH_CLASS is None:
         import graphviz
 
         class Digraph(graphviz.Digraph):
-            """A graphviz.Digraph that displays inline in notebooks with `dot` or `graphviz-pure`."""
+            """A graphviz.Digraph that renders with `dot` or, without system Graphviz, `graphviz-pure`.
 
-            def _repr_image_svg_xml(self) -> str:
-                return _render(self.source, None, None)
+            pipe(), render() and the notebook display (SVG, PNG) choose the renderer as
+            to_svg does; a layout engine other than dot, or a renderer/formatter
+            option, is handed to graphviz as usual (system Graphviz).
+            """
+
+            def _ours(self, fmt: str | None, renderer: Any, formatter: Any, neato_no_op: Any,
+                      engine: str | None) -> bool:
+                return (fmt in PIPE_FORMATS and renderer is None and formatter is None and not neato_no_op
+                        and (engine or self.engine) == "dot")
+
+            def pipe(self, format: str | None = None, renderer: str | None = None, formatter: str | None = None,
+                     neato_no_op: bool | int | None = None, quiet: bool = False, *, engine: str | None = None,
+                     encoding: str | None = None) -> bytes | str:
+                fmt = (format or self.format).lower()
+                if not self._ours(fmt, renderer, formatter, neato_no_op, engine):
+                    return super().pipe(format, renderer=renderer, formatter=formatter, neato_no_op=neato_no_op,
+                                        quiet=quiet, engine=engine, encoding=encoding)
+                data = _render_bytes(self.source, _PIPE_ALIASES.get(fmt, fmt), None, DEFAULT_TIMEOUT)
+                return data if encoding is None else data.decode(encoding)
+
+            def render(self, filename: Any = None, directory: Any = None, view: bool = False, cleanup: bool = False,
+                       format: str | None = None, renderer: str | None = None, formatter: str | None = None,
+                       neato_no_op: bool | int | None = None, quiet: bool = False, quiet_view: bool = False, *,
+                       outfile: Any = None, engine: str | None = None, raise_if_result_exists: bool = False,
+                       overwrite_source: bool = False) -> str:
+                if outfile is not None and format is None:
+                    format = os.path.splitext(os.fspath(outfile))[1][1:] or None
+                fmt = (format or self.format).lower()
+                if not self._ours(fmt, renderer, formatter, neato_no_op, engine):
+                    return super().render(filename, directory=directory, view=view, cleanup=cleanup, format=format,
+                                          renderer=renderer, formatter=formatter, neato_no_op=neato_no_op,
+                                          quiet=quiet, quiet_view=quiet_view, outfile=outfile, engine=engine,
+                                          raise_if_result_exists=raise_if_result_exists,
+                                          overwrite_source=overwrite_source)
+                if outfile is not None:  # as graphviz does: beside the outfile, FILE.gv
+                    outfile = os.fspath(outfile)
+                    if directory is None:
+                        outfile = os.path.join(self.directory, outfile)
+                    if filename is None:
+                        filename = os.path.splitext(os.path.basename(outfile))[0] + ".gv"
+                        directory = os.path.dirname(outfile) or None
+                if outfile is not None and raise_if_result_exists and os.path.exists(outfile):
+                    raise graphviz.FileExistsError(f"output file exists: {outfile!r}")
+                filepath = self.save(filename, directory=directory)
+                rendered = outfile if outfile is not None else f"{filepath}.{fmt}"
+                write_atomic(rendered, _render_bytes(self.source, _PIPE_ALIASES.get(fmt, fmt), None,
+                                                     DEFAULT_TIMEOUT))
+                if cleanup:
+                    os.remove(filepath)
+                if view or quiet_view:
+                    self._view(rendered, format=fmt, quiet=quiet_view)
+                return rendered
+
+            def _repr_svg_(self) -> str:  # IPython's older display hooks, beside _repr_mimebundle_
+                return self.pipe(format="svg", encoding="utf-8")
+
+            def _repr_png_(self) -> bytes:
+                return self.pipe(format="png")
 
         _DIGRAPH_CLASS = Digraph
     return _DIGRAPH_CLASS
+
+
+_PIPE_ALIASES = {"jpg": "jpeg", "jpe": "jpeg"}
 
 
 def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True, edge_derivatives: bool = False,
@@ -381,16 +440,29 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True, edge
 
 # --- rendering ---------------------------------------------------------------------
 
+FORMATS = {"svg": "svg", "png": "png", "pdf": "pdf", "jpg": "jpeg", "jpeg": "jpeg", "gv": "gv", "dot": "gv"}
+"""File extensions `render` knows (without the dot) and the format each gets; "gv": the DOT source itself."""
+
+PIPE_FORMATS = ("svg", "png", "pdf", "jpeg", "jpg", "jpe", "json", "xdot", "plain", "dot", "canon")
+"""Formats the Digraph that draw_graph returns can pipe and render with either renderer."""
+
+MAX_DPI = 2400.0  # a 33-node graph at 2400 dpi is a ~46,000-pixel-wide PNG (about 6 GB of pixels)
+
+
 def _script_dirs() -> list[str]:
     """Where pip puts console scripts for this interpreter (found even if not on PATH)."""
     d = sysconfig.get_path("scripts")
     return [d] if d else []
 
 
-def _find_renderer(renderer: str | None) -> str:
-    """The renderer's executable: on PATH, else where pip puts this interpreter's console scripts."""
+def find_renderer(renderer: str | None = None) -> str:
+    """The path of the renderer's program: on PATH, else where pip puts this interpreter's console scripts.
+
+    `renderer`: "dot" (system Graphviz), "graphviz-pure" or None (dot if found, else
+    graphviz-pure). Raises RendererNotFoundError saying how to install one.
+    """
     if renderer is not None and renderer not in RENDERERS:
-        raise ValueError(f"to_svg: renderer must be one of {RENDERERS} or None, got {renderer!r}")
+        raise ValueError(f"renderer must be one of {RENDERERS} or None, got {renderer!r}")
     names = RENDERERS if renderer is None else (renderer,)
     dirs = _script_dirs()
     for name in names:
@@ -400,10 +472,36 @@ def _find_renderer(renderer: str | None) -> str:
     wanted = "Graphviz's `dot` program" if renderer in (None, "dot") else "`graphviz-pure`"
     where = " and in ".join(["PATH", *dirs])
     raise RendererNotFoundError(
-        f"cannot render SVG: {wanted} was not found (looked for {', '.join(names)} on {where}). Install Graphviz: "
-        "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS), "
+        f"cannot render the graph: {wanted} was not found (looked for {', '.join(names)} on {where}). Install "
+        "Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS), "
         "`conda install graphviz`, or without root `pip install 'tinygrad-bp[render]'` (graphviz-pure). "
         "draw_graph() still gives the DOT source without a renderer.")
+
+
+_find_renderer = find_renderer  # the name the CLI used before find_renderer was public
+
+
+def output_format(path: str | os.PathLike[str], format: str | None = None) -> str:
+    """The format `render` writes to `path`: `format` if given, else the one of the file's extension.
+
+    Returns "svg", "png", "pdf", "jpeg" or "gv" (the DOT source); anything else is a
+    ValueError naming the extension (or format) and the ones known.
+    """
+    known = ", ".join(f".{e}" for e in FORMATS)
+    if format is not None:
+        if not isinstance(format, str) or format.lower() not in FORMATS:
+            raise ValueError(f"render: format must be one of {', '.join(map(repr, FORMATS))} or None (from the "
+                             f"file's extension), got {format!r}")
+        return FORMATS[format.lower()]
+    name = os.path.basename(os.fsdecode(os.fspath(path)))
+    ext = os.path.splitext(name)[1]
+    if not ext:
+        raise ValueError(f"render: {name!r} has no extension to tell the format by; name the file with one of "
+                         f"{known}, or pass format=")
+    if ext[1:].lower() not in FORMATS:
+        raise ValueError(f"render: unknown file extension {ext!r} of {name!r}; the formats are {known} "
+                         "(or pass format=)")
+    return FORMATS[ext[1:].lower()]
 
 
 RENDER_STACK_BYTES = 1 << 30  # dot recurses once per level: its default 8 MB stack crashes at ~500 levels
@@ -419,11 +517,15 @@ def _large_stack() -> None:  # pragma: no cover (runs in the renderer's process,
         resource.setrlimit(resource.RLIMIT_STACK, (want, hard))
 
 
-def _render(source: str, renderer: str | None, timeout: float | None, exe: str | None = None) -> str:
-    exe = exe or _find_renderer(renderer)
+class _NoSuchFormat(RenderError):
+    """The renderer does not write this format (graphviz-pure and PDF; a dot built without cairo)."""
+
+
+def _run(exe: str, args: list[str], source: str, timeout: float | None) -> bytes:
+    """The renderer's output for `source`, or a RenderError that says what went wrong."""
     name = os.path.basename(exe)
     try:
-        proc = subprocess.run([exe, "-Tsvg"], input=source.encode("utf-8"), capture_output=True, timeout=timeout,
+        proc = subprocess.run([exe, *args], input=source.encode("utf-8"), capture_output=True, timeout=timeout,
                               preexec_fn=_large_stack if os.name == "posix" else None)
     except subprocess.TimeoutExpired:
         raise RenderTimeoutError(
@@ -438,36 +540,114 @@ def _render(source: str, renderer: str | None, timeout: float | None, exe: str |
                           "neuron as one node) or try the other renderer")
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip()
+        if "not recognized. Use one of" in err:
+            raise _NoSuchFormat(err)
         raise RenderError(f"{name} failed with exit status {proc.returncode}: {err[:1000]}")
-    return proc.stdout.decode("utf-8")
+    return proc.stdout
+
+
+def _render_bytes(source: str, fmt: str, renderer: str | None, timeout: float | None, exe: str | None = None,
+                  dpi: float | None = None) -> bytes:
+    """`source` laid out and drawn in Graphviz's format `fmt` ("svg", "png", "pdf", ...).
+
+    graphviz-pure has no PDF output: its layout (-Tjson) is drawn as a vector PDF by
+    tinygrad_bp.pdf, with the same shapes and text positions.
+    """
+    exe = exe or find_renderer(renderer)
+    args = [] if dpi is None else [f"-Gdpi={dpi:g}"]
+    if fmt == "pdf" and os.path.basename(exe) != "graphviz-pure":
+        try:
+            return _run(exe, [*args, "-Tpdf"], source, timeout)
+        except _NoSuchFormat:
+            pass  # a dot without cairo: drawn from its layout below
+    if fmt == "pdf":
+        import json
+
+        from tinygrad_bp.pdf import pdf_from_layout
+
+        return pdf_from_layout(json.loads(_run(exe, ["-Tjson"], source, timeout)))
+    try:
+        return _run(exe, [*args, f"-T{fmt}"], source, timeout)
+    except _NoSuchFormat as e:
+        raise RenderError(f"{os.path.basename(exe)} cannot write format {fmt!r}: {str(e)[:500]}") from None
+
+
+def _render(source: str, renderer: str | None, timeout: float | None, exe: str | None = None) -> str:
+    """`source` as SVG text."""
+    return _render_bytes(source, "svg", renderer, timeout, exe).decode("utf-8")
 
 
 MAX_TIMEOUT = 1e6  # seconds (11.6 days): subprocess cannot wait much longer (about 24.8 days)
+DEFAULT_TIMEOUT = 60.0  # seconds: also what notebook display and Digraph.pipe()/.render() wait
+
+
+def _check_timeout(timeout: Any, who: str) -> None:
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"{who}: timeout must be a number of seconds or None, got {type(timeout).__name__} "
+                            f"{timeout!r}")
+        if not 0 < timeout <= MAX_TIMEOUT:  # also refuses NaN
+            raise ValueError(f"{who}: timeout must be > 0 and at most {MAX_TIMEOUT:g} seconds (None: no limit), "
+                             f"got {timeout!r}")
+
+
+def _source(root: Any, options: dict[str, Any], who: str) -> str:
+    """The DOT source to render: `root`'s drawing, or the source of a graphviz graph (micrograd's draw_dot)."""
+    if isinstance(root, Value):
+        return draw_graph(root, **options).source
+    source = getattr(root, "source", None)
+    if isinstance(source, str) and type(root).__module__.split(".")[0] == "graphviz":
+        if options:
+            raise TypeError(f"{who}: {', '.join(sorted(options))} apply to drawing a Value; a "
+                            f"{type(root).__name__} is rendered as it is")
+        return source
+    raise TypeError(f"{who}: root must be a Value or a graphviz graph (Digraph, Graph, Source), "
+                    f"got {type(root).__name__}")
 
 
 def to_svg(root: Value, path: str | os.PathLike[str] | None = None, *, renderer: str | None = None,
-           timeout: float | None = 60.0, **options: Any) -> str:
+           timeout: float | None = DEFAULT_TIMEOUT, **options: Any) -> str:
     """The graph of `root` as SVG text (also written to `path`); `options` go to `draw_graph`.
 
     `renderer`: "dot", "graphviz-pure" or None (dot if found, else graphviz-pure).
     A render taking longer than `timeout` seconds (at most MAX_TIMEOUT; None: no
     limit) raises RenderTimeoutError. Arguments and `path` are checked before any work.
+    `root` may also be a graphviz graph, such as micrograd's draw_dot gives.
     """
-    if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"to_svg: timeout must be a number of seconds or None, got {type(timeout).__name__} "
-                            f"{timeout!r}")
-        if not 0 < timeout <= MAX_TIMEOUT:  # also refuses NaN
-            raise ValueError(f"to_svg: timeout must be > 0 and at most {MAX_TIMEOUT:g} seconds (None: no limit), "
-                             f"got {timeout!r}")
+    _check_timeout(timeout, "to_svg")
     if path is not None:
         check_target(path)
-    exe = _find_renderer(renderer)
-    g = draw_graph(root, **options)
-    svg = _render(g.source, renderer, timeout, exe)
+    exe = find_renderer(renderer)
+    svg = _render(_source(root, options, "to_svg"), renderer, timeout, exe)
     if path is not None:
         write_atomic(path, svg)
     return svg
+
+
+def render(root: Value, path: str | os.PathLike[str], format: str | None = None, *, renderer: str | None = None,
+           timeout: float | None = DEFAULT_TIMEOUT, dpi: float | None = None, **options: Any) -> str:
+    """Draw the graph of `root` into the file `path`, in the format its extension names; returns `path`.
+
+    Formats: .svg, .png, .pdf, .jpg/.jpeg, and .gv/.dot (the DOT source, no renderer
+    needed); `format` overrides the extension. `renderer` and `timeout` as in
+    `to_svg`; `dpi`: the resolution of .png/.jpg (the renderer's default: 96).
+    `options` go to `draw_graph`. Everything (format, path, renderer) is checked
+    before any work, and the file is written atomically: all of it or nothing.
+    `root` may also be a graphviz graph, such as micrograd's draw_dot gives.
+    """
+    fmt = output_format(path, format)
+    _check_timeout(timeout, "render")
+    if dpi is not None:
+        if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 0 < dpi <= MAX_DPI:
+            raise ValueError(f"render: dpi must be a number > 0 and at most {MAX_DPI:g}, or None, got {dpi!r}")
+        if fmt not in ("png", "jpeg"):
+            raise ValueError(f"render: dpi applies to .png and .jpg files, not to {fmt} ({os.fspath(path)!r})")
+    check_target(path)
+    exe = None if fmt == "gv" else find_renderer(renderer)
+    source = _source(root, options, "render")
+    data = source.encode("utf-8") if fmt == "gv" else _render_bytes(source, fmt, renderer, timeout, exe, dpi)
+    write_atomic(path, data)
+    return os.fsdecode(os.fspath(path))
 
 
 def to_html(root: Value, path: str | os.PathLike[str] | None = None, **draw_graph_options: Any) -> str:
