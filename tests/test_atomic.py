@@ -237,3 +237,87 @@ def test_a_nul_byte_in_the_path_is_named(tmp_path, fn):
         fn(bad, "<svg/>")
     assert str(e.value) == f"the path {bad!r} contains a NUL byte (\\x00), which no file name can hold"
     assert list(tmp_path.iterdir()) == []
+
+
+# --- permissions without touching the process umask ---------------------------------------------
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test (the test's own process state), restored afterwards."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield lambda mask: os.umask(mask)
+    os.umask(old)
+
+
+def test_write_atomic_never_calls_umask(tmp_path, monkeypatch, umask):
+    umask(0o022)
+    calls = []
+    real = os.umask
+    monkeypatch.setattr(os, "umask", lambda mask: calls.append(mask) or real(mask))
+    write_atomic(tmp_path / "new.json", "x")
+    (tmp_path / "old.json").write_text("old")
+    write_atomic(tmp_path / "old.json", "y")
+    check_writable(tmp_path / "other.json")
+    assert calls == []
+    assert os.stat(tmp_path / "new.json").st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664), (0o077, 0o600),
+                                        (0o000, 0o666)])
+def test_a_new_file_gets_the_mode_open_gives_it(tmp_path, umask, mask, mode):
+    umask(mask)
+    write_atomic(tmp_path / "m.json", "x")
+    with open(tmp_path / "plain.txt", "w") as f:  # what open() makes under the same umask
+        f.write("x")
+    assert os.stat(tmp_path / "m.json").st_mode & 0o777 == mode == os.stat(tmp_path / "plain.txt").st_mode & 0o777
+
+
+def test_a_replaced_file_keeps_its_mode_whatever_the_umask(tmp_path, umask):
+    umask(0o077)
+    target = tmp_path / "shared.json"
+    target.write_text("old")
+    os.chmod(target, 0o664)  # wider than the umask allows a new file
+    write_atomic(target, "new")
+    assert target.read_text() == "new" and os.stat(target).st_mode & 0o777 == 0o664
+
+
+def test_files_other_threads_create_meanwhile_keep_their_permissions(tmp_path, umask):
+    import sys
+    import threading
+
+    umask(0o022)
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, inside write_atomic too
+    stop = threading.Event()
+    wrong: list[tuple[str, int]] = []
+    made = [0, 0]
+
+    def create_files(i):
+        k = 0
+        while not stop.is_set():
+            name = tmp_path / "others" / f"t{i}-{k}"
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            os.close(fd)
+            mode = os.stat(name).st_mode & 0o777
+            if mode != 0o644:
+                wrong.append((name.name, mode))
+            os.unlink(name)
+            k += 1
+        made[i] = k
+
+    (tmp_path / "others").mkdir()
+    (tmp_path / "atomic").mkdir()
+    threads = [threading.Thread(target=create_files, args=(i,)) for i in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        for k in range(200):
+            write_atomic(tmp_path / "atomic" / f"m{k % 50}.json", "x")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        sys.setswitchinterval(old_interval)
+    assert min(made) > 0 and wrong == []
+    assert {os.stat(p).st_mode & 0o777 for p in (tmp_path / "atomic").iterdir()} == {0o644}

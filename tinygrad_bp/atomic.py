@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import secrets
 import stat
 import tempfile
 
@@ -99,23 +100,35 @@ def check_writable(path: str | os.PathLike[str]) -> None:
     os.unlink(probe)
 
 
+def _create_temporary(folder: str, suffix: str, mode: int) -> tuple[int, str]:
+    """A new file `.tmp-<random><suffix>` in `folder`, opened for writing and created with `mode`.
+
+    Unlike `tempfile.mkstemp` (always 0o600), the kernel applies the umask (or the folder's
+    default ACL) to `mode` as for any new file: the process umask is never read or changed.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        name = os.path.join(folder, f".tmp-{secrets.token_hex(6)}{suffix}")
+        try:
+            return os.open(name, flags, mode), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", folder)
+
+
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
     """Write `data` (text as UTF-8, or bytes) to `path` atomically, keeping an existing file's permissions.
 
-    A symlink's final target is written; a target that is not a regular file is
-    refused (see `check_target`).
+    A new file gets the permissions `open()` would give it (0o666 less the umask); the
+    process umask is never changed (another thread's files keep theirs). A symlink's
+    final target is written; a target that is not a regular file is refused (see `check_target`).
     """
     target, st = check_target(path)
     path = os.fsdecode(os.fspath(path))
-    if st is not None:
-        mode = st.st_mode & 0o777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
     folder = os.path.dirname(target)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(target)[1], dir=folder)
+        # replacing: private while written, then the old file's mode (chmod is not subject to the umask)
+        fd, tmp = _create_temporary(folder, os.path.splitext(target)[1], 0o600 if st is not None else 0o666)
     except OSError as e:
         raise _error(e, path, f"cannot create a file in folder {folder}") from None
     try:
@@ -123,7 +136,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+        if st is not None:
+            os.chmod(tmp, st.st_mode & 0o777)
         os.replace(tmp, target)
     except BaseException as e:
         try:
