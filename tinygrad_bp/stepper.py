@@ -198,7 +198,10 @@ class _Graph:
         if op == "**" and len(prev) == 2:
             a, b = self.term(prev[0]), self.term(prev[1])
             return f"{b}·{a}^({b} − 1)" if p == 0 else f"{out}·ln {a}"
-        return None  # x ** k: the exponent is not part of the public API
+        k = getattr(top.op, "exponent", None)  # x ** k: where the op's name carries its exponent
+        if op == "**" and isinstance(k, float):
+            return f"{_num(k)}·{self.term(v)}^{_num(k - 1)}"
+        return None
 
     def factor_line(self, top: Value, v: Value, factor: float) -> str:
         """`∂top/∂v = formula = number   (op)`, as explain's "where" lines."""
@@ -520,7 +523,7 @@ style-src 'unsafe-inline'; img-src data:">
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0; color: #222; }
 header { position: sticky; top: 0; z-index: 2; background: #f7f7f7; border-bottom: 1px solid #ddd;
   padding: 6px 12px; }
-h1 { font-size: 17px; margin: 2px 0 6px; }
+h1 { font-size: 17px; margin: 2px 0 6px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 #controls { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
 #controls button { font-size: 14px; padding: 3px 10px; }
 #slider { width: 260px; }
@@ -614,6 +617,10 @@ _SCRIPT = r"""
   $("heading").textContent = "Backpropagation step by step: the gradients of " + data.root + ", " + N +
     " steps" + (data.collapse ? ", neuron by neuron (δ form)" : ", node by node");
 
+  function clip(text) {  // a heading stays short; the panel below has every name in full
+    return text.length > 240 ? text.slice(0, 239) + "…" : text;
+  }
+
   var marks = [];
   function mark(id, cls) {
     var g = nodes[id];
@@ -650,7 +657,7 @@ _SCRIPT = r"""
       s.sources.forEach(function (id) { mark(id, "hl-source"); });
       var current = mark(s.unit, "hl-current");
       s.edges.forEach(function (e) { (edges[e] || []).forEach(function (g) { g.classList.add("carry"); }); });
-      title.textContent = "Step " + step + ": " + s.title;
+      title.textContent = "Step " + step + ": " + clip(s.title);
       panel.textContent = s.lines.join("\n");
       note.textContent = step === N ? "The backward pass is complete: every gradient in the drawing is the one " +
         "backward() computes." : (s.sources.length ? "Dashed blue: the nodes whose gradients this one is " +
