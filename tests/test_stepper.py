@@ -602,7 +602,7 @@ def test_browser_hostile_labels_show_as_text_and_run_nothing(browser, tmp_path):
 
 
 def test_browser_screenshot_of_a_midway_step_is_not_blank(browser, worked_pages):
-    from PIL import Image
+    Image = pytest.importorskip("PIL.Image")  # pillow comes with matplotlib (test extra)
 
     d, _, _ = worked_pages
     open_page(browser, d / "worked.html")
