@@ -225,3 +225,12 @@ def test_a_lost_gradient_is_not_blamed_on_the_engines_rules():
     with pytest.raises(GradcheckError) as info:
         gradcheck(lambda a, b: Value(a.data * 2) * b, [0.3, 0.7])
     assert "local rule" not in str(info.value) and table_row(str(info.value), "0")[-1] == "✗"
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+@pytest.mark.parametrize("name", ["eps", "atol", "rtol"])
+def test_a_huge_int_setting_is_a_value_error_naming_it(check, name):
+    with pytest.raises(ValueError, match=f"^{check.__name__}: {name} must be a finite number >= 0, got a number too "
+                                         r"large for a float \(int beyond ±1.8e308\)$"):
+        check(lambda x: x * x, [1.5], **{name: 10**400})
+    assert check(lambda x: x * x, [1.5], **{name: 1 if name == "eps" else 10})  # a float-sized int is fine

@@ -234,3 +234,32 @@ def test_parameters_added_after_building_are_refused_not_skipped(make):
 def test_a_single_value_as_params_is_named():
     with pytest.raises(TypeError, match=r"SGD: params must be an iterable of Values or a model, got Value \(a single"):
         SGD(Value(1.0), lr=0.1)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda ps: SGD(ps, lr=10**400), r"lr must be in \[0.0, inf\)"),
+    (lambda ps: SGD(ps, lr=0.1, momentum=10**400), r"momentum must be in \[0.0, inf\)"),
+    (lambda ps: SGD(ps, lr=0.1, weight_decay=-10**400), r"weight_decay must be in \[0.0, inf\)"),
+    (lambda ps: Adam(ps, lr=10**400), r"lr must be in \[0.0, inf\)"),
+    (lambda ps: Adam(ps, betas=(10**400, 0.999)), r"betas\[0\] must be in \[0.0, 1.0\)"),
+    (lambda ps: Adam(ps, betas=(0.9, 10**5000)), r"betas\[1\] must be in \[0.0, 1.0\)"),  # str() of it fails too
+    (lambda ps: Adam(ps, eps=10**400), r"eps must be in \[0.0, inf\)"),
+    (lambda ps: Adam(ps, weight_decay=10**400), r"weight_decay must be in \[0.0, inf\)"),
+], ids=["sgd-lr", "momentum", "sgd-weight_decay", "adam-lr", "beta1", "beta2", "eps", "adam-weight_decay"])
+def test_a_huge_int_hyper_parameter_is_a_value_error_naming_it(make, name):
+    with pytest.raises(ValueError, match=f"^{name}, got a number too large for a float \\(int beyond ±1.8e308\\)$"):
+        make([Value(1.0)])
+
+
+def test_an_int_within_the_float_range_is_taken_exactly():
+    assert SGD([Value(1.0)], lr=10**300).lr == 1e300  # float(10**300) is the nearest float, 1e300
+
+
+def test_a_huge_int_grad_is_named_and_changes_nothing():
+    p, q = Value(1.0), Value(2.0)
+    opt = SGD([p, q], lr=0.1)
+    p.grad, q.grad = 0.5, 10**400
+    with pytest.raises(ValueError, match=r"^SGD\.step: params\[1\]\.grad is a number too large for a float "
+                                         r"\(int beyond ±1.8e308\); no parameter was changed"):
+        opt.step()
+    assert (p.data, q.data) == (1.0, 2.0)

@@ -123,12 +123,21 @@ def _table(title: str, head: tuple[str, str], rows: list[tuple[str, str, float, 
 
 def _check_tolerances(eps: float, atol: float, rtol: float, who: str) -> tuple[float, float, float]:
     """eps, atol, rtol as floats (numpy scalars welcome); ValueError naming a bad one."""
+    checked = []
     for name, v in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if not _is_real(v) or not math.isfinite(v) or v < 0:
+        if not _is_real(v):
             raise ValueError(f"{who}: {name} must be a finite number >= 0, got {v!r}")
-    if eps == 0:
+        try:
+            x = float(v)
+        except OverflowError:  # an int such as 10**400: float() says only "int too large to convert to float"
+            raise ValueError(f"{who}: {name} must be a finite number >= 0, got a number too large "
+                             f"for a float ({type(v).__name__} beyond ±1.8e308)") from None
+        if not math.isfinite(x) or x < 0:
+            raise ValueError(f"{who}: {name} must be a finite number >= 0, got {v!r}")
+        checked.append(x)
+    if checked[0] == 0:
         raise ValueError(f"{who}: eps must be > 0")
-    return float(eps), float(atol), float(rtol)
+    return checked[0], checked[1], checked[2]
 
 
 def _verdict(ok: bool, message: str, raise_exception: bool) -> bool:

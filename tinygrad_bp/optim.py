@@ -21,9 +21,13 @@ def _check(name: str, value: Any, low: float, high: float | None = None) -> floa
     """value as a finite float in [low, high) (high None: no upper bound); else ValueError naming it."""
     if not _is_real(value):
         raise ValueError(f"{name} must be a real number (int or float), got {type(value).__name__} {value!r:.40}")
-    x = float(value)
+    bound = f"[{low}, {'inf' if high is None else high})"
+    try:
+        x = float(value)
+    except OverflowError:  # an int such as 10**400: float() says only "int too large to convert to float"
+        raise ValueError(f"{name} must be in {bound}, got a number too large for a float "
+                         f"({type(value).__name__} beyond ±1.8e308)") from None
     if not (x >= low and (high is None or x < high)) or not math.isfinite(x):
-        bound = f"[{low}, {'inf' if high is None else high})"
         raise ValueError(f"{name} must be in {bound}, got {value!r}")
     return x
 
@@ -75,7 +79,12 @@ class Optimizer:
                 if not _is_real(g):
                     raise TypeError(f"{type(self).__name__}.step: params[{i}].grad must be a number, "
                                     f"got {type(g).__name__} {g!r:.40}")
-                g = float(g)
+                try:
+                    g = float(g)
+                except OverflowError:
+                    raise ValueError(f"{type(self).__name__}.step: params[{i}].grad is a number too large for "
+                                     f"a float ({type(g).__name__} beyond ±1.8e308); no parameter was changed"
+                                     ) from None
             grads.append(g)
         return grads
 
