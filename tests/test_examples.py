@@ -173,12 +173,33 @@ def check_train_moons(tmp_path: Path) -> None:
     assert sum((model(x).data > 0) == (t > 0) for x, t in zip(X, y)) / len(X) >= 0.97
 
 
+def check_stepper(tmp_path: Path) -> None:
+    res = run("stepper.py", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    page = tmp_path / "worked_example_stepper.html"
+    assert lines[0] == f"wrote {page.name}: 33 steps" and "step 0 of 33" in page.read_text(encoding="utf-8")
+    # the seed's ∂E/∂out_h1 = 0.138498562 · 0.40 + -0.038098236 · 0.50 = 0.036350306
+    assert lines[2] == "∂E/∂out_h1 = ∂E/∂net_o1 · ∂net_o1/∂out_h1 + ∂E/∂net_o2 · ∂net_o2/∂out_h1"
+    m = re.fullmatch(r"\s+= (\S+) · 0\.4 \+ (\S+) · 0\.5", lines[3])
+    assert m and near(float(m.group(1)), "0.138498562") and abs(float(m.group(2)) + 0.038098236) <= 1.5e-9
+    assert lines[5].strip() == "= 0.036350306"
+    out = tmp_path / "c.html"
+    res = run("stepper.py", str(out), "--collapse", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(f"wrote {out}: 17 steps") and out.exists()
+    # δ_h1 = (Σ_k δ_k w_k,h1)·out_h1(1 − out_h1) = −0.036350306 · 0.241300709, the seed's factors
+    assert near(after(res.stdout, "= -0.036350306 · 0.241300709\n     ="), "-0.008771355")
+    assert "∂E/∂w1 = −δ_h1 · i1 = −(-0.008771355) · 0.05 = 0.000438568" in res.stdout
+
+
 CHECKS: dict[str, Callable[[Path], None]] = {
     "engine_basics.py": check_engine_basics,
     "gradcheck_and_explain.py": check_gradcheck_and_explain,
     "worked_example.py": check_worked_example,
     "render_graph.py": check_render_graph,
     "train_moons.py": check_train_moons,
+    "stepper.py": check_stepper,
 }
 
 
