@@ -619,7 +619,7 @@ def test_graph_draws_an_expression_of_any_size_it_accepts(capsys, tmp_path, monk
     # draw_graph's default max_nodes=500 is lifted: an accepted expression (at most MAX_EXPRESSION_CHARS) is drawn
     from tinygrad_bp import viz
     calls = []
-    monkeypatch.setattr(viz, "to_svg", lambda root, path, **kw: calls.append((path, kw)) or "<svg/>")
+    monkeypatch.setattr(viz, "render", lambda root, path, **kw: calls.append((path, kw)) or path)
     expr = "+".join(["x"] * 600)
     code, out, err = run_main(capsys, "graph", expr, "--at", "x=1", "-o", str(tmp_path / "big.svg"))
     assert code == 0 and "∂f/∂x = 600" in out
@@ -641,3 +641,60 @@ def test_mini_batches_cover_every_point_once_with_a_partial_last_batch():
     flat = [i for b in batches for i in b]
     assert sorted(flat) == list(range(10)) and flat != list(range(10))  # each point once, shuffled
     assert cli._batches(10, 0, random.Random(0)) == [list(range(10))] == cli._batches(10, 10, random.Random(0))
+
+
+# --- graph files follow their extension (issue 14) -------------------------------------------------
+
+import shutil  # noqa: E402  (the graph-file tests below were added at the end, with their imports)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("renderer", [
+    pytest.param("dot", marks=pytest.mark.skipif(shutil.which("dot") is None, reason="system Graphviz is missing")),
+    "graphviz-pure"])
+@pytest.mark.parametrize("name, magic", [("g.png", PNG_SIGNATURE), ("g.pdf", b"%PDF-"), ("g.jpg", b"\xff\xd8\xff"),
+                                         ("g.svg", b"<?xml")])
+def test_graph_output_follows_the_extension(capsys, tmp_path, monkeypatch, renderer, name, magic):
+    # -o g.png wrote SVG text into g.png (image viewers refuse it)
+    from tinygrad_bp import viz
+    real = viz.find_renderer(renderer)
+    monkeypatch.setattr(viz, "find_renderer", lambda r=None: real)
+    code, out, err = run_main(capsys, "graph", "x*x", "--at", "x=1", "-o", str(tmp_path / name))
+    assert code == 0 and f"wrote {tmp_path / name}" in err
+    assert (tmp_path / name).read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("option", ["--graph", "--svg"])
+def test_worked_example_graph_option_and_its_former_name(capsys, tmp_path, option):
+    code, out, err = run_main(capsys, "worked-example", "--rounds", "1", option, str(tmp_path / "w.pdf"))
+    assert code == 0 and f"wrote {tmp_path / 'w.pdf'}" in err
+    assert (tmp_path / "w.pdf").read_bytes().startswith(b"%PDF-")
+    code, out, err = run_main(capsys, "worked-example", "--rounds", "1", option, str(tmp_path / "w.png"))
+    assert code == 0 and (tmp_path / "w.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["graph", "x", "--at", "x=1", "-o", "g.gif"], "-o g.gif: unknown file extension '.gif' of 'g.gif'; the formats "
+                                                   "are .svg, .png, .pdf"),
+    (["graph", "x", "--at", "x=1", "-o", "graph"], "-o graph: 'graph' has no extension to tell the format by"),
+    (["worked-example", "--graph", "w.bmp"], "--graph w.bmp: unknown file extension '.bmp'"),
+    (["worked-example", "--svg", "w.tiff"], "--svg w.tiff: unknown file extension '.tiff'"),
+    (["worked-example", "--svg", "a.svg", "--graph", "b.svg"], "--svg is the former name of --graph"),
+])
+def test_a_graph_file_of_no_known_format_is_refused_before_any_output(capsys, tmp_path, monkeypatch, argv, fragment):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2 and out == ""
+    assert fragment in one_line_error(err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_dot_source_needs_no_renderer(capsys, tmp_path, monkeypatch):
+    from tinygrad_bp import viz
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither dot nor graphviz-pure
+    monkeypatch.setattr(viz, "_script_dirs", lambda: [])
+    code, out, err = run_main(capsys, "graph", "x*y", "--at", "x=2", "--at", "y=3", "-o", str(tmp_path / "g.gv"))
+    assert code == 0 and (tmp_path / "g.gv").read_text().startswith("digraph G {")
+    code, out, err = run_main(capsys, "graph", "x*y", "--at", "x=2", "--at", "y=3", "-o", str(tmp_path / "g.png"))
+    assert code == 2 and "apt-get install graphviz" in one_line_error(err) and not (tmp_path / "g.png").exists()

@@ -9,7 +9,6 @@ errors while running.
 from __future__ import annotations
 
 import argparse
-import ast
 import io
 import math
 import os
@@ -20,7 +19,8 @@ from typing import Any, NoReturn
 
 from tinygrad_bp import __version__
 from tinygrad_bp.atomic import check_writable, write_atomic
-from tinygrad_bp.engine import ADD, DIV, EXP, LOG, MUL, RELU, SIGMOID, SUB, TANH, Op, Value, topological_order
+from tinygrad_bp.engine import topological_order
+from tinygrad_bp.expr import ALLOWED, FUNCTIONS, ExpressionError, evaluate_expression, parse_expression, variables
 
 __all__ = ["main", "build_parser", "train", "evaluate_expression", "parse_expression", "CLIError",
            "ExpressionError"]
@@ -34,234 +34,6 @@ class CLIError(Exception):
     def __init__(self, message: str, code: int = 1):
         super().__init__(message)
         self.code = code
-
-
-class ExpressionError(CLIError, ValueError):
-    """An expression refused by the safe parser (exit code 2)."""
-
-    def __init__(self, message: str):
-        super().__init__(message, code=2)
-
-
-# --- the safe expression parser ------------------------------------------------------
-
-FUNCTIONS: dict[str, Callable[[Value], Value]] = {
-    "exp": Value.exp, "log": Value.log, "tanh": Value.tanh, "sigmoid": Value.sigmoid, "relu": Value.relu,
-}
-BINARY_OPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
-# float versions, for folding constant sub-expressions without building Values
-_FLOAT_FUNCTIONS: dict[str, Op] = {"exp": EXP, "log": LOG, "tanh": TANH, "sigmoid": SIGMOID, "relu": RELU}
-_FLOAT_BINARY: dict[type, Op] = {ast.Add: ADD, ast.Sub: SUB, ast.Mult: MUL, ast.Div: DIV}
-MAX_EXPRESSION_CHARS = 2000
-MAX_LABEL_CHARS = 30
-ALLOWED = "numbers, names given with --at, + - * / **, unary minus and calls of " + ", ".join(FUNCTIONS)
-
-_REFUSED_NAMES: dict[type, str] = {
-    ast.Attribute: "attribute access", ast.Subscript: "subscript", ast.Lambda: "lambda",
-    ast.Compare: "comparison", ast.BoolOp: "boolean operator", ast.IfExp: "conditional expression",
-    ast.NamedExpr: "assignment expression", ast.Starred: "starred expression", ast.JoinedStr: "f-string",
-    ast.ListComp: "comprehension", ast.SetComp: "comprehension", ast.DictComp: "comprehension",
-    ast.GeneratorExp: "generator expression", ast.List: "list", ast.Tuple: "tuple", ast.Dict: "dict",
-    ast.Set: "set", ast.Slice: "slice", ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
-}
-
-
-def _where(text: str, node: ast.AST) -> str:
-    """'`segment` (column N)' for a node of `text`."""
-    seg = ast.get_source_segment(text, node) or ""
-    if len(seg) > 40:
-        seg = seg[:37] + "..."
-    col = len(text.encode("utf-8")[: getattr(node, "col_offset", 0)].decode("utf-8", "replace")) + 1
-    return f"`{seg}` (column {col})"
-
-
-def _postorder(tree: ast.AST) -> list[ast.AST]:
-    """The nodes of an expression tree, children before parents (iterative: deep trees are fine)."""
-    order: list[ast.AST] = []
-    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        stack.append((node, True))
-        for child in reversed(list(ast.iter_child_nodes(node))):
-            stack.append((child, False))
-    return order
-
-
-_LOG10_FLOAT_MAX = math.log10(sys.float_info.max)  # 308.25...
-
-
-def _fold_pow(a: float, b: float) -> float:
-    """a ** b for two constants, refusing results that overflow before computing them."""
-    if a == 0 and b < 0:
-        raise ArithmeticError("zero to a negative power")
-    if a < 0 and not b.is_integer():
-        raise ArithmeticError("negative base to a fractional power is not real")
-    digits = b * math.log10(abs(a)) if a != 0 else 0.0  # log10 |a ** b|
-    if digits > _LOG10_FLOAT_MAX:
-        raise ArithmeticError(f"the result would have about {digits:.3g} digits, far beyond a float (refused, "
-                              "not computed)")
-    try:
-        return float(a) ** b
-    except OverflowError:  # within rounding of the largest float
-        raise ArithmeticError("the result overflows a float") from None
-
-
-def parse_expression(text: str, names: Iterable[str]) -> ast.Expression:
-    """Parse `text` and check it against the whitelist; nothing is evaluated.
-
-    Allowed: int/float literals, the given `names`, + - * / **, unary minus/plus,
-    and one-argument calls of exp, log, tanh, sigmoid, relu. Anything else is an
-    `ExpressionError` naming the offending part and its column. Sub-expressions made
-    of constants only are checked for overflow here (in float arithmetic), so that
-    `9**9**9` is refused rather than computed.
-    """
-    names = set(names)
-    if not isinstance(text, str) or not text.strip():
-        raise ExpressionError("empty expression")
-    if len(text) > MAX_EXPRESSION_CHARS:
-        raise ExpressionError(f"expression of {len(text)} characters is longer than the limit of "
-                              f"{MAX_EXPRESSION_CHARS}")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as e:
-        col = f" at column {e.offset}" if e.offset else ""
-        raise ExpressionError(f"syntax error{col}: {e.msg}") from None
-    except (ValueError, RecursionError, MemoryError) as e:
-        raise ExpressionError(f"cannot parse the expression: {type(e).__name__} {e}".strip()) from None
-    text = text.strip()
-    callees: set[int] = set()
-    for node in ast.walk(tree):  # outermost first: the message names the largest refused part
-        if isinstance(node, (ast.Expression, ast.operator, ast.unaryop, ast.expr_context)):
-            continue
-        if isinstance(node, ast.BinOp):
-            if type(node.op) not in BINARY_OPS:
-                sym = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
-                       ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}.get(type(node.op), type(node.op).__name__)
-                raise ExpressionError(f"operator {sym} is not allowed in {_where(text, node)}; allowed: {ALLOWED}")
-        elif isinstance(node, ast.UnaryOp):
-            if not isinstance(node.op, (ast.USub, ast.UAdd)):
-                raise ExpressionError(f"unary operator is not allowed in {_where(text, node)}; allowed: {ALLOWED}")
-        elif isinstance(node, ast.Constant):
-            v = node.value
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ExpressionError(f"constant {_where(text, node)} is not allowed: only int and float numbers")
-            if isinstance(v, int) and v.bit_length() > 1024 or not math.isfinite(float(v)):
-                raise ExpressionError(f"number {_where(text, node)} is too large for a float")
-        elif isinstance(node, ast.Call):
-            f = node.func
-            if not isinstance(f, ast.Name) or f.id not in FUNCTIONS:
-                raise ExpressionError(f"call of {_where(text, f)} is not allowed: only "
-                                      f"{', '.join(FUNCTIONS)} can be called")
-            if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
-                raise ExpressionError(f"{f.id}() takes exactly one argument, in {_where(text, node)}")
-            callees.add(id(f))
-        elif isinstance(node, ast.Name):
-            if id(node) in callees:
-                continue
-            if node.id in FUNCTIONS:
-                raise ExpressionError(f"{node.id} is a function: call it as {node.id}(...), at {_where(text, node)}")
-            if node.id not in names:
-                raise ExpressionError(f"unknown name {_where(text, node)}: give it a value with --at {node.id}=...")
-        else:
-            what = _REFUSED_NAMES.get(type(node), type(node).__name__)
-            raise ExpressionError(f"{what} is not allowed: {_where(text, node)}; allowed: {ALLOWED}")
-    # constant folding in floats (bounded time and memory), to refuse overflows before anything runs
-    consts: dict[int, float] = {}
-    for node in _postorder(tree.body):
-        try:
-            if isinstance(node, ast.Constant):
-                consts[id(node)] = float(node.value)
-            elif isinstance(node, ast.UnaryOp) and id(node.operand) in consts:
-                consts[id(node)] = -consts[id(node.operand)] if isinstance(node.op, ast.USub) else consts[
-                    id(node.operand)]
-            elif isinstance(node, ast.BinOp) and id(node.left) in consts and id(node.right) in consts:
-                a, b = consts[id(node.left)], consts[id(node.right)]
-                consts[id(node)] = _fold_binary(node.op, a, b)
-            elif isinstance(node, ast.Call) and id(node.args[0]) in consts:
-                consts[id(node)] = _FLOAT_FUNCTIONS[node.func.id].forward(consts[id(node.args[0])])  # type: ignore
-        except (ArithmeticError, ValueError) as e:
-            raise ExpressionError(f"refused {_where(text, node)}: {e}") from None
-    return tree
-
-
-def _fold_binary(op: ast.operator, a: float, b: float) -> float:
-    """a op b for two constants, in float arithmetic (refusing overflow)."""
-    r = _fold_pow(a, b) if isinstance(op, ast.Pow) else _FLOAT_BINARY[type(op)].forward(a, b)
-    if not math.isfinite(r):
-        raise ArithmeticError("the result overflows a float")
-    return r
-
-
-def _apply_binary(op: ast.operator, a: Any, b: Any) -> Any:
-    if isinstance(op, ast.Add):
-        return a + b
-    if isinstance(op, ast.Sub):
-        return a - b
-    if isinstance(op, ast.Mult):
-        return a * b
-    if isinstance(op, ast.Div):
-        return a / b
-    return a ** b
-
-
-def evaluate_expression(text: str, values: dict[str, float], root_label: str = "f") -> tuple[Value, dict[str, Value]]:
-    """Parse `text` safely and build its Value graph; returns (root, leaves by name).
-
-    Each name becomes a leaf Value labelled with its name; interior nodes are
-    labelled with their piece of the expression (when short; operators in
-    parentheses, as in "(x*w + b)"), the root `root_label`.
-    """
-    tree = parse_expression(text, values)
-    text = text.strip()
-    leaves = {name: Value(v, label=name) for name, v in values.items()}
-    results: dict[int, Any] = {}
-    for node in _postorder(tree.body):
-        if isinstance(node, (ast.operator, ast.unaryop, ast.expr_context)):
-            continue
-        try:
-            if isinstance(node, ast.Constant):
-                r: Any = float(node.value)
-            elif isinstance(node, ast.Name):
-                if node.id in FUNCTIONS:
-                    continue  # the callee of a Call
-                r = leaves[node.id]
-            elif isinstance(node, ast.UnaryOp):
-                x = results[id(node.operand)]
-                r = -x if isinstance(node.op, ast.USub) else x
-            elif isinstance(node, ast.BinOp):
-                a, b = results[id(node.left)], results[id(node.right)]
-                if not isinstance(a, Value) and not isinstance(b, Value):
-                    r = _fold_binary(node.op, a, b)
-                else:
-                    r = _apply_binary(node.op, a, b)
-            elif isinstance(node, ast.Call):
-                x = results[id(node.args[0])]
-                name = node.func.id  # type: ignore[attr-defined]
-                r = FUNCTIONS[name](x) if isinstance(x, Value) else _FLOAT_FUNCTIONS[name].forward(x)
-            else:  # pragma: no cover - parse_expression refuses everything else
-                raise ExpressionError(f"unexpected {type(node).__name__}")
-        except (ArithmeticError, ValueError) as e:
-            raise CLIError(f"cannot evaluate {_where(text, node)}: {e}") from None
-        if isinstance(r, Value):
-            if not r.label and r.op:
-                seg = ast.get_source_segment(text, node) or ""
-                if isinstance(node, (ast.BinOp, ast.UnaryOp)):
-                    seg = f"({seg})"  # reads unambiguously in ∂f/∂(x*w + b)
-                r.label = seg if len(seg) <= MAX_LABEL_CHARS else ""
-            for c in r.children:  # constants lifted by the engine: label them with their value
-                if not c.op and not c.label:
-                    c.label = f"{c.data:g}"
-        results[id(node)] = r
-    root = results[id(tree.body)]
-    if not isinstance(root, Value):
-        root = Value(root)
-    if root.op:
-        root.label = next(name for name in (root_label, "out", "result", *(f"f{k}" for k in range(len(values) + 1)))
-                          if name not in values)
-    return root, leaves
 
 
 # --- argument parsing ------------------------------------------------------------------
@@ -329,6 +101,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "data": "moons", "hidden": [16, 16], "activation": "relu", "loss": "hinge", "optimizer": "adam",
     "lr": 0.05, "epochs": 100, "batch_size": 0, "seed": 0,
 }
+GRAPH_FORMATS = ".svg, .png, .pdf, .jpg, .gv (the DOT source)"  # viz.FORMATS, without importing viz at start-up
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -343,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=_positive_int, default=10_000, metavar="N",
                    help="print the error at round N: its forward pass comes after N-1 weight updates, "
                         "as the seed counts (default: 10000)")
-    p.add_argument("--svg", metavar="FILE", help="write the loss graph of the first forward pass as SVG")
+    p.add_argument("--graph", metavar="FILE", help="write the loss graph of the first forward pass to FILE, in the "
+                   "format of its extension: " + GRAPH_FORMATS)
+    p.add_argument("--svg", metavar="FILE", help="the former name of --graph (any of its formats)")
     p.add_argument("--html", metavar="FILE", help="write the step-by-step backward pass of that graph as one "
                    "self-contained HTML page")
 
@@ -381,14 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write PREFIX_loss.png and PREFIX_boundary.png (needs matplotlib: the plot extra)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("graph", help="gradients, SVG graph and chain rule of an expression",
+    p = sub.add_parser("graph", help="gradients, drawn graph and chain rule of an expression",
                        description="Evaluate EXPR (a safe subset of Python: " + ALLOWED + "), run backward, "
                                    "print each name's gradient. Put EXPR in quotes; one starting with '-' "
                                    "goes after '--'.")
     p.add_argument("expr", metavar="EXPR", help="an expression such as 'tanh(x*w + b)'")
     p.add_argument("--at", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
                    help="the value of a name in EXPR (repeat for each name)")
-    p.add_argument("-o", "--output", metavar="FILE.svg", help="write the computation graph as SVG")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the computation graph to FILE, in the format of "
+                   "its extension: " + GRAPH_FORMATS)
     p.add_argument("--explain", metavar="NAME", help="print the chain-rule derivation of the gradient of NAME")
     p.add_argument("--html", metavar="FILE", help="write the step-by-step backward pass as one self-contained "
                    "HTML page")
@@ -421,13 +197,26 @@ def _check_output(option: str, value: str, example: str = "", suffixes: Sequence
 
 
 def _require_renderer() -> None:
-    """Refuse SVG output up front when neither `dot` nor `graphviz-pure` is installed (exit 2)."""
-    from tinygrad_bp.viz import RendererNotFoundError, _find_renderer
+    """Refuse graph output up front when neither `dot` nor `graphviz-pure` is installed (exit 2)."""
+    from tinygrad_bp.viz import RendererNotFoundError, find_renderer
 
     try:
-        _find_renderer(None)
+        find_renderer(None)
     except RendererNotFoundError as e:
         raise CLIError(str(e), code=2) from None
+
+
+def _check_graph_output(option: str, value: str, example: str) -> None:
+    """Refuse (exit 2) a graph file that cannot be written, whose extension names no format, or with no renderer."""
+    from tinygrad_bp.viz import output_format
+
+    _check_output(option, value, example)
+    try:
+        fmt = output_format(value)
+    except ValueError as e:
+        raise CLIError(f"{option} {value}: {str(e).removeprefix('render: ')}", code=2) from None
+    if fmt != "gv":  # the DOT source needs no renderer
+        _require_renderer()
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -438,8 +227,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
         if name in FUNCTIONS:
             raise CLIError(f"--at {name}: {name} is a function name, not a variable", code=2)
         values[name] = v
-    tree = parse_expression(args.expr, values)
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    try:
+        used = variables(parse_expression(args.expr, values))
+    except ExpressionError as e:
+        raise CLIError(str(e), code=2) from None
     unused = [n for n in values if n not in used]
     if unused:
         raise CLIError(f"--at {unused[0]}: {unused[0]} does not appear in the expression", code=2)
@@ -447,8 +238,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         raise CLIError(f"--explain {args.explain}: not a name of the expression (names: "
                        f"{', '.join(values) or 'none'})", code=2)
     if args.output is not None:
-        _check_output("-o", args.output, " such as graph.svg")
-        _require_renderer()
+        _check_graph_output("-o", args.output, " such as graph.svg")
     if args.html is not None:
         _check_output("--html", args.html, " such as graph.html")
         _require_renderer()
@@ -468,9 +258,9 @@ def cmd_graph(args: argparse.Namespace) -> int:
         print()
         print(explain(root, leaves[args.explain]))
     if args.output is not None:
-        from tinygrad_bp.viz import to_svg
+        from tinygrad_bp.viz import render
 
-        to_svg(root, args.output, max_nodes=None)  # an expression's graph is small enough (MAX_EXPRESSION_CHARS)
+        render(root, args.output, max_nodes=None)  # an expression's graph is small enough (MAX_EXPRESSION_CHARS)
         print(f"wrote {args.output}", file=sys.stderr)
     if args.html is not None:
         from tinygrad_bp.viz import to_html
@@ -483,14 +273,16 @@ def cmd_graph(args: argparse.Namespace) -> int:
 def cmd_worked_example(args: argparse.Namespace) -> int:
     from tinygrad_bp.worked_example import run
 
-    if args.svg is not None:  # fail before printing anything, not halfway through
-        _check_output("--svg", args.svg, " such as worked.svg")
-        _require_renderer()
+    if args.graph is not None and args.svg is not None:
+        raise CLIError("--svg is the former name of --graph: give one of them", code=2)
+    option, graph = ("--svg", args.svg) if args.svg is not None else ("--graph", args.graph)
+    if graph is not None:  # fail before printing anything, not halfway through
+        _check_graph_output(option, graph, " such as worked.svg")
     if args.html is not None:
         _check_output("--html", args.html, " such as worked.html")
         _require_renderer()
-    run(rounds=args.rounds, svg=args.svg, html=args.html)
-    for written in (args.svg, args.html):
+    run(rounds=args.rounds, graph=graph, html=args.html)
+    for written in (graph, args.html):
         if written is not None:
             print(f"wrote {written}", file=sys.stderr)
     return 0

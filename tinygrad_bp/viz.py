@@ -1,4 +1,4 @@
-"""Draw a computation graph: `draw_graph` -> graphviz.Digraph (DOT source), `to_svg` -> SVG text.
+"""Draw a computation graph: `draw_graph` -> graphviz.Digraph, `to_svg` -> SVG text, `render` -> a file.
 
 Every Value is one node (its op, label, data and grad); edges point the way of the
 forward pass, and with `edge_derivatives=True` carry the local derivative
@@ -9,7 +9,9 @@ structure and drawn as clusters; `collapse=True` draws each neuron as one node.
 
 User text (labels) only ever reaches the picture as escaped text of an HTML-like
 label: node names are ids ("n0", "n1", ...), no URL/tooltip/id/class is set.
-Rendering runs the `dot` program of system Graphviz, else `graphviz-pure`.
+Rendering runs the `dot` program of system Graphviz, else `graphviz-pure` (its PDF
+is drawn from its layout by tinygrad_bp.pdf); `render` writes SVG, PNG, PDF, JPEG
+or the DOT source by the file's extension. See docs/graphs.md.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from tinygrad_bp.atomic import check_target, write_atomic
 from tinygrad_bp.engine import Value, topological_order
 from tinygrad_bp.nn import unit_name
 
-__all__ = ["draw_graph", "to_svg", "to_html", "RenderError", "RendererNotFoundError", "RenderTimeoutError", "RENDERERS"]
+__all__ = ["draw_graph", "to_svg", "render", "to_html", "find_renderer", "output_format", "FORMATS", "RENDERERS",
+           "RenderError", "RendererNotFoundError", "RenderTimeoutError"]
 
 RENDERERS = ("dot", "graphviz-pure")
 """Renderer commands tried in this order."""

@@ -48,16 +48,26 @@ def forward(model: MLP) -> tuple[Value, dict[str, Value]]:
     return E, {v.label: v for v in topological_order(E) if v.label}
 
 
-def run(rounds: int = 10_000, svg: str | os.PathLike[str] | None = None, file: TextIO | None = None,
-        html: str | os.PathLike[str] | None = None) -> float:
+def run(rounds: int = 10_000, graph: str | os.PathLike[str] | None = None, file: TextIO | None = None,
+        html: str | os.PathLike[str] | None = None, *, svg: str | os.PathLike[str] | None = None) -> float:
     """Print the worked example to `file` (default stdout); returns E at the forward pass of round `rounds`.
 
-    `svg`: also write the loss graph of the first forward pass, with the first
-    round's gradients and each edge's local derivative, to this SVG file.
-    `html`: also write that graph's step-by-step backward pass page (viz.to_html) to this file.
+    `graph`: also write the loss graph of the first forward pass, with the first
+    round's gradients and each edge's local derivative, to this file, in the
+    format of its extension (.svg, .png, .pdf, ...: see viz.render); `svg` is its
+    former name. `html`: also write that graph's step-by-step backward pass page
+    (viz.to_html) to this file.
     """
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"worked example: rounds must be an int >= 1, got {rounds!r}")
+    if svg is not None:
+        if graph is not None:
+            raise ValueError("worked example: give graph= or its former name svg=, not both")
+        graph = svg
+    if graph is not None:
+        from tinygrad_bp.viz import output_format
+
+        output_format(graph)  # an unknown extension is refused before anything is printed
     out = sys.stdout if file is None else file
 
     def say(text: str) -> None:
@@ -81,10 +91,10 @@ def run(rounds: int = 10_000, svg: str | os.PathLike[str] | None = None, file: T
     final = (E.data, n["out_o1"].data, n["out_o2"].data)
 
     E.backward()
-    if svg is not None:
-        from tinygrad_bp.viz import to_svg
+    if graph is not None:
+        from tinygrad_bp.viz import render
 
-        to_svg(E, svg, edge_derivatives=True, parameters=model.parameters())
+        render(E, graph, edge_derivatives=True, parameters=model.parameters())
     if html is not None:
         from tinygrad_bp.viz import to_html
 
