@@ -1,6 +1,7 @@
 """gradcheck and gradgradcheck: they pass correct derivatives and catch wrong or lost ones."""
 
 import math
+import re
 
 import pytest
 
@@ -234,3 +235,11 @@ def test_a_huge_int_setting_is_a_value_error_naming_it(check, name):
                                          r"large for a float \(int beyond ±1.8e308\)$"):
         check(lambda x: x * x, [1.5], **{name: 10**400})
     assert check(lambda x: x * x, [1.5], **{name: 1 if name == "eps" else 10})  # a float-sized int is fine
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+@pytest.mark.parametrize("f, shown", [(None, "NoneType None"), (Value(1.0), "Value"), ("x*x", "str 'x*x'")])
+def test_an_f_that_is_not_callable_is_named(check, f, shown):
+    with pytest.raises(TypeError, match=rf"^{check.__name__}: f must be callable \(a function of the inputs that "
+                                        rf"returns one scalar Value\), got {re.escape(shown)}"):
+        check(f, [1.0])

@@ -1,6 +1,7 @@
 """losses: values and gradients by hand and against PyTorch float64; labels; bad input."""
 
 import math
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -196,3 +197,33 @@ def test_the_gradient_reaches_a_target_given_as_a_value(loss, d_target):
     loss(outs, targets).backward()
     for t, a in zip(targets, outs):
         assert t.grad == pytest.approx(d_target(t.data, a.data), rel=1e-15)
+
+
+@pytest.mark.parametrize("loss", [sse, mse])
+@pytest.mark.parametrize("bad, shown", [(None, "NoneType None"), ("0.5", "str '0.5'"), (True, "bool True"),
+                                        ([0.5], "list [0.5]")])
+def test_a_bad_target_or_output_names_the_loss_and_the_index(loss, bad, shown):
+    out = [Value(0.2), Value(0.7)]
+    with pytest.raises(TypeError, match=rf"^{loss.__name__}: targets\[1\] must be a Value or a number, got "
+                                        + re.escape(shown)):
+        loss(out, [0.0, bad])
+    with pytest.raises(TypeError, match=rf"^{loss.__name__}: outputs\[0\] must be a Value or a number, got "
+                                        + re.escape(shown)):
+        loss([bad, Value(0.7)], [0.0, 1.0])
+
+
+def test_hinge_with_a_score_that_is_not_a_number_names_it():
+    with pytest.raises(TypeError, match=r"^hinge: scores\[0\] must be a Value or a number, got str 's'"):
+        hinge(["s"], [1])
+    with pytest.raises(TypeError, match=r"^hinge: scores\[1\] must be a Value or a number, got NoneType None"):
+        hinge([Value(0.5), None], [1, -1])
+    # numbers as scores still work: (1/2)·(relu(1 − 0.5) + relu(1 − (−1)(−2))) = (0.5 + 0) / 2
+    assert hinge([0.5, -2.0], [1, -1]).data == 0.25
+
+
+@pytest.mark.parametrize("loss, what", [(sse, "targets"), (mse, "targets"), (bce, "targets"), (hinge, "scores")])
+def test_a_huge_int_is_named_not_a_raw_overflow(loss, what):
+    good = [Value(0.5), Value(0.5)] if what == "targets" else [1, -1]
+    args = (good, [0.0, 10**400]) if what == "targets" else ([0.5, 10**400], good)
+    with pytest.raises(ValueError, match=rf"^{loss.__name__}: {what}\[1\] is a number too large for a float"):
+        loss(*args)

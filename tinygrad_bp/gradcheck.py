@@ -58,6 +58,12 @@ def _require_dependence(xs: list[Value], reached: list[Value], numeric: Callable
                          "are not checked; write f in terms of its arguments")
 
 
+def _check_callable(f: Any, who: str) -> None:
+    if not callable(f):
+        raise TypeError(f"{who}: f must be callable (a function of the inputs that returns one scalar Value), "
+                        f"got {type(f).__name__} {f!r:.40}")
+
+
 def _call(f: Callable[..., Value], xs: list[Value], who: str) -> Value:
     out = f(*xs)
     if not isinstance(out, Value):
@@ -155,6 +161,7 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Value | float], eps: flo
     restored afterwards.  A gradient lost because f breaks the graph (builds a
     Value from `.data`) shows up as analytic 0 against a nonzero numeric one.
     """
+    _check_callable(f, "gradcheck")
     eps, atol, rtol = _check_tolerances(eps, atol, rtol, "gradcheck")
     xs = _leaves(inputs, "gradcheck")
     out = _call(f, xs, "gradcheck")
@@ -199,6 +206,7 @@ def gradgradcheck(f: Callable[..., Value], inputs: Sequence[Value | float], eps:
     returns; the numeric side is (∂f/∂x_i(x + ε·e_j) − ∂f/∂x_i(x − ε·e_j)) / 2ε.
     No `.grad` is touched.
     """
+    _check_callable(f, "gradgradcheck")
     eps, atol, rtol = _check_tolerances(eps, atol, rtol, "gradgradcheck")
     xs = _leaves(inputs, "gradgradcheck")
     out = _call(f, xs, "gradgradcheck")

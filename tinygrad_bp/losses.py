@@ -42,12 +42,24 @@ def _number(name: str, what: str, k: int, x: Any) -> float:
         return x.data
     if not _is_number(x):
         raise TypeError(f"{name}: {what}[{k}] must be a Value or a number, got {type(x).__name__} {x!r:.40}")
-    return float(x)
+    try:
+        return float(x)
+    except OverflowError:  # an int such as 10**400
+        raise ValueError(f"{name}: {what}[{k}] is a number too large for a float ({type(x).__name__} beyond "
+                         "±1.8e308)") from None
+
+
+def _check_numbers(name: str, outs: list[Any], tgts: list[Any]) -> None:
+    """TypeError naming the loss and the index of the first output or target that is not a Value or a number."""
+    for k, (a, t) in enumerate(zip(outs, tgts)):
+        _number(name, "outputs", k, a)
+        _number(name, "targets", k, t)
 
 
 def sse(outputs: Outputs, targets: Sequence[Any] | Any) -> Value:
     """E = ½ Σ_k (t_k − a_k)², labelled "E"; each term E_<unit> = ½(target − out)² is a node of its own."""
     outs, tgts = _pair("sse", outputs, targets)
+    _check_numbers("sse", outs, tgts)
     terms = []
     for k, (a, t) in enumerate(zip(outs, tgts)):
         name = (unit_name(a.label) if isinstance(a, Value) else "") or f"{k + 1}"
@@ -63,6 +75,7 @@ def sse(outputs: Outputs, targets: Sequence[Any] | Any) -> Value:
 def mse(outputs: Outputs, targets: Sequence[Any] | Any) -> Value:
     """Mean squared error (1/n) Σ (t − a)²."""
     outs, tgts = _pair("mse", outputs, targets)
+    _check_numbers("mse", outs, tgts)
     out = Value.sum([(t - a) ** 2 for a, t in zip(outs, tgts)]) * (1.0 / len(outs))
     out.label = "mse"
     return out
@@ -74,6 +87,7 @@ def hinge(scores: Outputs, labels: Sequence[Any] | Any) -> Value:
     A label other than -1 or +1 (a number or a Value) is a ValueError naming its index.
     """
     outs, ys = _pair("hinge", scores, labels, ("scores", "labels"))
+    outs = [s if isinstance(s, Value) else Value(_number("hinge", "scores", k, s)) for k, s in enumerate(outs)]
     for k, y in enumerate(ys):
         yd = y.data if isinstance(y, Value) else y
         if not (_is_number(yd) and float(yd) in (-1.0, 1.0)):
