@@ -9,6 +9,7 @@ import shutil
 import stat
 import sysconfig
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -738,3 +739,59 @@ def test_the_drawing_prefers_dot_for_pipe_and_render(tmp_path, monkeypatch):
     assert "graphviz-pure" not in g.pipe(format="svg", encoding="utf-8").split("<svg", 1)[0]
     assert g.pipe(format="pdf")[:8] == b"%PDF-1.5"  # cairo's, not tinygrad_bp.pdf's 1.4
     assert g.pipe(format="plain").startswith(b"graph ")
+
+
+# --- micrograd's draw_dot on our Values ----------------------------------------------------------
+# trace and draw_dot exactly as micrograd publishes them (karpathy/micrograd at c911406, trace_graph.ipynb,
+# the cell defining them, copied byte for byte; the README's 2-D neuron example calls draw_dot the same way)
+
+def draw_dot(root):
+    """micrograd's draw_dot: its published text (tests/micrograd_trace_graph.txt, the notebook's cell as it is)
+    run after `from graphviz import Digraph`, as the notebook does."""
+    namespace: dict = {}
+    text = (Path(__file__).parent / "micrograd_trace_graph.txt").read_text(encoding="utf-8")
+    exec("from graphviz import Digraph\n" + text, namespace)
+    return namespace["draw_dot"](root)
+
+
+def drawn(dot) -> tuple[list[str], list[str], int]:
+    """draw_dot's record labels (data | grad), its op labels and its number of edges, sorted."""
+    records = sorted(re.findall(r'label="\{ (data \S+ \| grad \S+) \}"', dot.source))
+    ops = sorted(re.findall(r'\[label="?([^"\]{]+?)"?\]', dot.source))
+    return records, ops, dot.source.count("->")
+
+
+def test_micrograds_draw_dot_runs_unchanged_on_our_values(tmp_path):
+    micrograd = pytest.importorskip("micrograd.engine")
+    # micrograd's notebook example, on both engines: the same drawing (micrograd names relu 'ReLU')
+    x = Value(1.0)
+    y = (x * 2 + 1).relu()
+    y.backward()
+    mx = micrograd.Value(1.0)
+    my = (mx * 2 + 1).relu()
+    my.backward()
+    ours, theirs = drawn(draw_dot(y)), drawn(draw_dot(my))
+    assert ours[0] == theirs[0] == sorted(["data 1.0000 | grad 2.0000", "data 2.0000 | grad 1.0000",
+                                           "data 2.0000 | grad 1.0000", "data 1.0000 | grad 1.0000",
+                                           "data 3.0000 | grad 1.0000", "data 3.0000 | grad 1.0000"])
+    assert ours[1] == ["*", "+", "relu"] and theirs[1] == ["*", "+", "ReLU"] and ours[2] == theirs[2] == 8
+    # the README's 2-D neuron, with our Neuron: relu(w1·x1 + w2·x2 + b), by hand
+    from tinygrad_bp.nn import Neuron
+    n = Neuron(2)
+    (n.w[0].data, n.w[1].data), n.b.data = (0.5, -0.25), 0.1  # net = 0.5 + 0.5 + 0.1 = 1.1 > 0: relu passes
+    xs = [Value(1.0), Value(-2.0)]
+    out = n(xs)
+    out.backward()
+    records, ops, n_edges = drawn(draw_dot(out))
+    assert out.data == pytest.approx(1.1)
+    for v, grad in [(xs[0], 0.5), (xs[1], -0.25), (n.w[0], 1.0), (n.w[1], -2.0), (n.b, 1.0), (out, 1.0)]:
+        assert f"data {v.data:.4f} | grad {grad:.4f}" in records
+    assert ops == ["net", "relu"]  # one node per op: our neuron's weighted sum is one 'net' node
+    assert n_edges == 5 + 1 + 2  # 5 inputs into net, net into relu; each op node into its value
+    # its Digraph renders with either renderer through viz.render (graphviz itself needs system dot)
+    for renderer in ("graphviz-pure",) + (("dot",) if shutil.which("dot") else ()):
+        viz.render(draw_dot(out), tmp_path / "neuron.svg", renderer=renderer)
+        svg = ET.parse(tmp_path / "neuron.svg").getroot()
+        assert len([g for g in svg.iter(SVG + "g") if g.get("class") == "node"]) == 7 + 2  # values, ops
+    with pytest.raises(TypeError, match="render: collapse apply to drawing a Value; a Digraph is rendered as it is"):
+        viz.render(draw_dot(out), tmp_path / "n.svg", collapse=True)
