@@ -504,6 +504,23 @@ def test_browser_last_step_shows_every_gradient_of_backward(browser, worked_page
     assert console_errors(browser) == []
 
 
+def test_browser_page_drawn_by_graphviz_pure(browser, tmp_path):
+    from tinygrad_bp.viz import RendererNotFoundError
+
+    E, _, model = worked()
+    path = tmp_path / "pure.html"
+    try:
+        to_html(E, path, parameters=model.parameters(), collapse=True, renderer="graphviz-pure")
+    except RendererNotFoundError:
+        pytest.skip("graphviz-pure is not installed (the test extra has it)")
+    open_page(browser, path)
+    st = press(browser, "END")
+    ref = backprop(model, INPUTS, TARGETS)
+    h1 = node_of(st, "h1")[1]
+    assert st["counter"] == "step 17 of 17" and grad_rows(h1)[1] == f"{-ref.deltas[0][0]:.4g}"  # ∂E/∂net = −δ
+    assert console_errors(browser) == []
+
+
 def test_browser_back_and_reset_undo_exactly(browser, worked_pages):
     d, _, n_nodes = worked_pages
     start = open_page(browser, d / "worked.html")

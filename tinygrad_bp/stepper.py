@@ -638,9 +638,10 @@ _SCRIPT = r"""
   var step = 0, timer = null;
   function render(k) {
     step = Math.max(0, Math.min(N, k));
-    rows.forEach(function (r) {
-      r.el.textContent = step >= r.step ? r.full : r.blank;
-      r.el.classList.toggle("grad-new", step === r.step);
+    rows.forEach(function (r) {  // only the rows that change: a large drawing stays quick to step
+      var shown = step >= r.step, fresh = step === r.step;
+      if (r.shown !== shown) { r.el.textContent = shown ? r.full : r.blank; r.shown = shown; }
+      if (r.fresh !== fresh) { r.el.classList.toggle("grad-new", fresh); r.fresh = fresh; }
     });
     marks.forEach(function (m) { m.parentNode.removeChild(m); });
     marks = [];
