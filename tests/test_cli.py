@@ -2,9 +2,11 @@
 
 import math
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -617,14 +619,68 @@ def test_the_result_is_named_after_no_variable(capsys):
 
 
 def test_graph_draws_an_expression_of_any_size_it_accepts(capsys, tmp_path, monkeypatch):
-    # draw_graph's default max_nodes=500 is lifted: an accepted expression (at most MAX_EXPRESSION_CHARS) is drawn
+    # draw_graph's default max_nodes=500 is lifted: an accepted expression (at most MAX_EXPRESSION_CHARS, and cheap
+    # to lay out) is drawn; x + 1 + 1 + ... has 1,201 nodes and no edge that skips a rank
     from tinygrad_bp import viz
     calls = []
     monkeypatch.setattr(viz, "render", lambda root, path, **kw: calls.append((path, kw)) or path)
-    expr = "+".join(["x"] * 600)
+    expr = "x" + "+1" * 600
     code, out, err = run_main(capsys, "graph", expr, "--at", "x=1", "-o", str(tmp_path / "big.svg"))
-    assert code == 0 and "∂f/∂x = 600" in out
+    assert code == 0 and "∂f/∂x = 1" in out
     assert calls == [(str(tmp_path / "big.svg"), {"max_nodes": None})]
+
+
+def product(n: int, names: str = "x") -> str:
+    return "*".join(names[i % len(names)] for i in range(n))
+
+
+@pytest.mark.parametrize("option, name", [("-o", "g.svg"), ("-o", "g.png"), ("--html", "g.html")])
+def test_a_graph_too_costly_to_lay_out_is_refused_at_once(capsys, tmp_path, monkeypatch, option, name):
+    # x*x*...*x, 125 factors: dot ran 0.9-2 s, 250 factors 4-7 s, 500 factors 32 s, 1,000 factors > 60 s at 1.6 GB.
+    # The k-th product (rank k) reads x (rank 0): dot adds k-1 nodes on that edge, (n-2)(n-1)/2 = 7,626 in all
+    monkeypatch.chdir(tmp_path)
+    start = time.perf_counter()
+    code, out, err = run_main(capsys, "graph", product(125), "--at", "x=1.01", option, name)
+    assert time.perf_counter() - start < 2.0
+    assert code == 2 and out == "" and list(tmp_path.iterdir()) == []
+    assert one_line_error(err) == (
+        f"tinygrad-bp: error: {option} {name}: this graph is too costly to lay out: its edges skip 7,626 columns "
+        f"(a value used far from where it is made, such as x here), more than the limit of {cli.MAX_SKIPPED_COLUMNS:,} "
+        "that keeps dot within seconds; draw a smaller expression, or write its DOT source with -o FILE.gv")
+    assert cli.MAX_SKIPPED_COLUMNS == 1_500
+
+
+def test_the_dot_source_of_a_costly_graph_is_written_and_the_limit_is_exact(capsys, tmp_path, monkeypatch):
+    from tinygrad_bp import viz
+    code, out, err = run_main(capsys, "graph", product(125), "--at", "x=1", "-o", str(tmp_path / "g.gv"))
+    assert code == 0 and (tmp_path / "g.gv").read_text().startswith("digraph")  # no layout: no limit
+    monkeypatch.setattr(viz, "render", lambda root, path, **kw: path)
+    # 56 factors skip 54·55/2 = 1,485 columns, 57 factors 1,540
+    assert run_main(capsys, "graph", product(56), "--at", "x=1", "-o", str(tmp_path / "g.svg"))[0] == 0
+    assert run_main(capsys, "graph", product(57), "--at", "x=1", "-o", str(tmp_path / "g.svg"))[0] == 2
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="system Graphviz is missing")
+def test_the_costliest_graph_measured_below_the_limit_renders_within_seconds(capsys, tmp_path):
+    # x*y*z*x*y*z*...: three long-edge fans, the slowest shape measured per skipped column (55 factors, 1,413
+    # skipped columns: 0.3-2.1 s on a shared 2-core machine; 120 factors, 6,981 columns: 12 s)
+    start = time.perf_counter()
+    code, out, err = run_main(capsys, "graph", product(55, "xyz"), "--at", "x=1", "--at", "y=1", "--at", "z=1",
+                              "-o", str(tmp_path / "g.svg"))
+    assert code == 0, err
+    assert time.perf_counter() - start < 20.0
+    assert (tmp_path / "g.svg").read_text().count("<g id=\"node") == 54 + 3
+
+
+def test_dividing_by_a_tiny_number_prints_the_apis_gradient(capsys):
+    # was refused: the number 1e-200's own gradient -x/1e-200² overflows, a gradient nobody asks for (the API gives
+    # x's 1e200, as PyTorch does)
+    from tinygrad_bp import Value
+    x = Value(1.0)
+    (x / 1e-200).backward()
+    code, out, err = run_main(capsys, "graph", "x/1e-200", "--at", "x=1")
+    assert code == 0, err
+    assert out.splitlines() == ["f = x/1e-200 = 1e+200", "∂f/∂x = 1e+200"] and x.grad == 1 / 1e-200
 
 
 def test_version(capsys):

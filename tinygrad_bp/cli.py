@@ -206,6 +206,14 @@ def _require_renderer() -> None:
         raise CLIError(str(e), code=2) from None
 
 
+def _drawings(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The (option, file) pairs of `graph` that dot lays out: -o (unless the DOT source, .gv) and --html."""
+    from tinygrad_bp.viz import output_format
+
+    drawings = [] if args.output is None or output_format(args.output) == "gv" else [("-o", args.output)]
+    return drawings + ([] if args.html is None else [("--html", args.html)])
+
+
 def _check_graph_output(option: str, value: str, example: str) -> None:
     """Refuse (exit 2) a graph file that cannot be written, whose extension names no format, or with no renderer."""
     from tinygrad_bp.viz import output_format
@@ -217,6 +225,51 @@ def _check_graph_output(option: str, value: str, example: str) -> None:
         raise CLIError(f"{option} {value}: {str(e).removeprefix('render: ')}", code=2) from None
     if fmt != "gv":  # the DOT source needs no renderer
         _require_renderer()
+
+
+# dot gives each value a column (rankdir LR) and, to lay out an edge that skips columns, adds a node on each column
+# it skips: x*x*...*x with n factors skips (n-2)(n-1)/2, and dot's run time grows about with the cube of that count
+# (125 factors: 7,626 columns, 0.9-2 s; 250: 30,876, 4-7 s; 500: 32 s; 1,000: > 60 s and 1.6 GB). Measured worst per
+# column: x*y*z*x*y*z*... (1,413 columns: 0.3-2.1 s; 3,886: 1.9 s; 6,981: 12 s); see docs/cli.md.
+MAX_SKIPPED_COLUMNS = 1_500
+
+
+def _skipped_columns(root: Any) -> tuple[int, Any]:
+    """How many columns the edges of root's graph skip, and the value whose edges skip the most (one pass).
+
+    Columns as dot's ranking gives them here: an op one after its latest input, a leaf
+    just before its first user. Dot minimises the total, so this is an upper bound.
+    """
+    order = topological_order(root)
+    rank: dict[int, int] = {}
+    for v in order:
+        rank[id(v)] = 1 + max((rank[id(c)] for c in v.children), default=-1)
+    first_use: dict[int, int] = {}
+    for v in order:
+        for c in v.children:
+            if not c.children:
+                first_use[id(c)] = min(first_use.get(id(c), rank[id(v)]), rank[id(v)])
+    rank.update((k, r - 1) for k, r in first_use.items())
+    skipped: dict[int, int] = {}
+    for v in order:
+        for c in v.children:
+            skipped[id(c)] = skipped.get(id(c), 0) + rank[id(v)] - rank[id(c)] - 1
+    worst = max(order, key=lambda c: skipped.get(id(c), 0))
+    return sum(skipped.values()), worst
+
+
+def _check_drawable(root: Any, drawings: list[tuple[str, str]]) -> None:
+    """Refuse (exit 2, before any output) to lay out a graph that dot would take more than seconds on."""
+    if not drawings:
+        return
+    n, worst = _skipped_columns(root)
+    if n > MAX_SKIPPED_COLUMNS:
+        option, value = drawings[0]
+        who = worst.label or f"a `{worst.op}` node"
+        raise CLIError(f"{option} {value}: this graph is too costly to lay out: its edges skip {n:,} columns (a value "
+                       f"used far from where it is made, such as {who} here), more than the limit of "
+                       f"{MAX_SKIPPED_COLUMNS:,} that keeps dot within seconds; draw a smaller expression, or write "
+                       "its DOT source with -o FILE.gv", code=2)
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -243,10 +296,12 @@ def cmd_graph(args: argparse.Namespace) -> int:
         _check_output("--html", args.html, " such as graph.html")
         _require_renderer()
     root, leaves = evaluate_expression(args.expr, values)
+    _check_drawable(root, _drawings(args))
     root.backward()
     name = root.label or "f"
+    results = {id(v) for v in leaves.values()}
     for v in topological_order(root):  # never print an inf or NaN gradient as if it were a result
-        if not math.isfinite(v.grad):
+        if not math.isfinite(v.grad) and (v.children or id(v) in results):  # a number's own gradient is no result
             who = f"∂{name}/∂{v.label}" if v.label else f"the gradient of a `{v.op}` node"
             raise CLIError(f"{who} is {v.grad}: a float overflowed in the backward pass")
     print(f"{name} = {args.expr.strip()} = {_fmt(root.data)}")
