@@ -563,6 +563,52 @@ def test_an_overflow_in_training_is_the_divergence_hint_with_its_epoch(capsys):
                                    "float (try a smaller --lr)")
 
 
+def test_a_training_step_too_large_for_memory_is_refused_at_once(capsys, no_work):
+    # passed the parameter and the sample checks, each within its limit, and ran out of memory after 76 s
+    start = time.perf_counter()
+    code, out, err = run_main(capsys, "train", "--hidden", "200000", "--samples", "100000", "--epochs", "1")
+    assert time.perf_counter() - start < 1.0
+    assert code == 2 and out == ""
+    # 2-200000-1: 800,001 parameters, 200,001 neurons, 100,000 points a step (by hand, with the measured constants)
+    expected = 1_000_000 + 400 * 800_001 + 100_000 * (2_100 + 22 * 800_001 + 400 * 200_001)
+    assert cli.estimate_step_bytes([200000], 100_000) == expected == 9_760_573_200_400
+    fits = (cli.MAX_STEP_BYTES - 1_000_000 - 400 * 800_001) // (2_100 + 22 * 800_001 + 400 * 200_001)
+    assert fits == 37 and cli.estimate_step_bytes([200000], 37) <= cli.MAX_STEP_BYTES < cli.estimate_step_bytes(
+        [200000], 38)
+    assert one_line_error(err) == (
+        "tinygrad-bp: error: --hidden 200000 with --samples 100000 in one batch: a training step would hold about "
+        "9.8 TB of graph, more than the limit of 4.0 GB; use --batch-size 37 or less, fewer --samples or smaller "
+        "--hidden")
+    code, out, err = run_main(capsys, "train", "--hidden", "200000", "--samples", "100000", "--batch-size", "1000")
+    assert code == 2 and one_line_error(err).startswith(
+        "tinygrad-bp: error: --hidden 200000 with --batch-size 1000: a training step would hold about 97.9 GB")
+    code, out, err = run_main(capsys, "train", "--hidden", "200000", "--batch-size", "1000")  # 100 points: one batch
+    assert code == 2 and one_line_error(err).startswith(
+        "tinygrad-bp: error: --hidden 200000 with --samples 100 in one batch: a training step would hold about 10.1 GB")
+
+
+def test_the_default_size_limits_fit_the_memory_limit():
+    # 16,16 at the most samples in one batch: about 2.3 GB; the widest layer that fits MAX_PARAMETERS, one point a step
+    assert cli.estimate_step_bytes([16, 16], cli.MAX_SAMPLES) == 2_272_534_800 <= cli.MAX_STEP_BYTES
+    assert cli.estimate_step_bytes([249_999], 1) < cli.MAX_STEP_BYTES
+
+
+@pytest.mark.parametrize("hidden, samples, loss", [("64", 300, "hinge"), ("4", 2000, "bce"), ("32,32", 150, "sse")])
+def test_the_step_estimate_bounds_the_measured_memory(hidden, samples, loss):
+    # the constants are measured with tracemalloc (docs/cli.md); the estimate must stay above the peak, and near it
+    import tracemalloc
+    args = cli.build_parser().parse_args(["train", "--hidden", hidden, "--samples", str(samples), "--epochs", "1",
+                                          "--loss", loss])
+    tracemalloc.start()
+    try:
+        cli.train(args, progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = cli.estimate_step_bytes(args.hidden, samples)
+    assert peak <= estimate <= 2 * peak, (peak, estimate)
+
+
 def test_samples_are_capped_with_the_reason(capsys, no_work):
     code, out, err = run_main(capsys, "train", "--samples", "2000000")
     assert code == 2 and out == ""

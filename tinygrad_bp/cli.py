@@ -67,7 +67,7 @@ _positive_int = _number(int, "a positive integer", lambda v: v > 0)
 _nonneg_int = _number(int, "an integer >= 0", lambda v: v >= 0)
 _positive_float = _number(float, "a finite number > 0", lambda v: v > 0)
 _nonneg_float = _number(float, "a finite number >= 0", lambda v: v >= 0)
-MAX_SAMPLES = 100_000  # full batch at 16,16: about 1.8 GB of graph; 2,000,000 points would need ~37 GB
+MAX_SAMPLES = 100_000  # full batch at 16,16: about 2.3 GB (estimate_step_bytes); 2,000,000 points would need ~45 GB
 _samples = _number(int, f"an integer from 2 to {MAX_SAMPLES:,} (each point of a batch holds its graph in "
                         "memory)", lambda v: 2 <= v <= MAX_SAMPLES)
 
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"data set (default: {d['data']})")
     p.add_argument("--samples", type=_samples, metavar="N",
                    help=f"number of points, at most {MAX_SAMPLES:,} (default: 100; not for xor). The limit is "
-                        "memory: a step holds the graph of every point of its batch, about 18 KB a point with "
+                        "memory: a step holds the graph of every point of its batch, about 23 KB a point with "
                         "--hidden 16,16")
     p.add_argument("--noise", type=_nonneg_float, metavar="F",
                    help="noise standard deviation (default: 0.1 for moons, 0.05 for circles and spiral; not for xor)")
@@ -482,6 +482,44 @@ def _save_figure(plt: Any, fig: Any, path: str) -> None:
 
 
 MAX_PARAMETERS = 1_000_000  # a scalar engine: beyond this a typo in --hidden would only exhaust memory
+MAX_STEP_BYTES = 4_000_000_000  # one training step's graph; 16,16 with MAX_SAMPLES in one batch needs about 2.3 GB
+DEFAULT_SAMPLES = 100  # the data sets' default number of points (xor has 4)
+# Bytes a step holds, measured with tracemalloc (docs/cli.md) and rounded up: for each point of the batch, 2,100 for
+# its inputs, loss nodes and bookkeeping (bce, the largest loss), 22 per weight (its place, and its input's, in the
+# neuron's net node) and 400 per neuron (the net and activation nodes with their floats, the backward pass's
+# order); 400 per parameter (its Value, gradient and Adam's two moments); 1 MB for the rest.
+STEP_BYTES_PER_POINT, STEP_BYTES_PER_WEIGHT, STEP_BYTES_PER_NEURON, STEP_BYTES_PER_PARAMETER = 2_100, 22, 400, 400
+STEP_BYTES_FIXED = 1_000_000
+
+
+def estimate_step_bytes(hidden: Sequence[int], batch: int) -> int:
+    """An upper bound of the memory one training step of `train` takes: an MLP 2-hidden-1 on `batch` points."""
+    sizes = [2, *hidden, 1]
+    params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    per_point = STEP_BYTES_PER_POINT + STEP_BYTES_PER_WEIGHT * params + STEP_BYTES_PER_NEURON * sum(sizes[1:])
+    return STEP_BYTES_FIXED + STEP_BYTES_PER_PARAMETER * params + batch * per_point
+
+
+def _size_text(n: float) -> str:
+    unit = next((u for u, k in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)) if n >= k), "KB")
+    return f"{n / {'TB': 1e12, 'GB': 1e9, 'MB': 1e6, 'KB': 1e3}[unit]:.1f} {unit}"
+
+
+def _check_step_memory(args: argparse.Namespace) -> None:
+    """Refuse (exit 2, before any work) a training step whose graph would not fit MAX_STEP_BYTES."""
+    n = 4 if args.data == "xor" else args.samples or DEFAULT_SAMPLES
+    batch = n if args.batch_size == 0 else min(args.batch_size, n)
+    need = estimate_step_bytes(args.hidden, batch)
+    if need <= MAX_STEP_BYTES:
+        return
+    hidden = ",".join(map(str, args.hidden))
+    points = "--data xor's 4 points" if args.data == "xor" else f"--samples {n}"
+    what = f"--hidden {hidden} with " + (f"{points} in one batch" if batch == n else f"--batch-size {batch}")
+    base = estimate_step_bytes(args.hidden, 0)
+    fits = max(0, (MAX_STEP_BYTES - base) // (estimate_step_bytes(args.hidden, 1) - base))  # linear in the batch
+    fix = f"use --batch-size {fits} or less, fewer --samples or smaller --hidden" if fits else "use smaller --hidden"
+    raise CLIError(f"{what}: a training step would hold about {_size_text(need)} of graph, more than the limit of "
+                   f"{_size_text(MAX_STEP_BYTES)}; {fix}", code=2)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -490,6 +528,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if n_params > MAX_PARAMETERS:
         raise CLIError(f"--hidden {','.join(map(str, args.hidden))}: {n_params:,} parameters, more than this scalar "
                        f"engine's limit of {MAX_PARAMETERS:,}; use smaller layers such as 16,16", code=2)
+    _check_step_memory(args)
     plt = _require_matplotlib() if args.plot is not None else None
     if args.save is not None:  # fail before training, not after
         _check_output("--save", args.save, " such as model.json")
