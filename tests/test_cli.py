@@ -708,8 +708,8 @@ def test_the_dot_source_of_a_costly_graph_is_written_and_the_limit_is_exact(caps
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="system Graphviz is missing")
 def test_the_costliest_graph_measured_below_the_limit_renders_within_seconds(capsys, tmp_path):
-    # x*y*z*x*y*z*...: three long-edge fans, the slowest shape measured per skipped column (55 factors, 1,413
-    # skipped columns: 0.3-2.1 s on a shared 2-core machine; 120 factors, 6,981 columns: 12 s)
+    # x*y*z*x*y*z*...: three long-edge fans, the slowest shape measured just below the limit (55 factors, 1,413
+    # skipped columns: 0.1-2.1 s on a shared 2-core machine; 122 factors, 7,220 columns: 8.6-12 s)
     start = time.perf_counter()
     code, out, err = run_main(capsys, "graph", product(55, "xyz"), "--at", "x=1", "--at", "y=1", "--at", "z=1",
                               "-o", str(tmp_path / "g.svg"))

@@ -110,12 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("worked-example", help="the seeds' 2-2-2 network, digit for digit",
+    p = sub.add_parser("worked-example", help="Matt Mazur's 2-2-2 network, digit for digit",
                        description="Forward pass, first round's derivatives and updated weights, and the error "
-                                   "after N rounds of the seeds' worked example.")
+                                   "after N rounds of Matt Mazur's \"A Step by Step Backpropagation Example\" (as "
+                                   "reproduced in A. K. Jain's \"Back Propagation in Neural Networks\").")
     p.add_argument("--rounds", type=_positive_int, default=10_000, metavar="N",
                    help="print the error at round N: its forward pass comes after N-1 weight updates, "
-                        "as the seed counts (default: 10000)")
+                        "as the worked example counts (default: 10000)")
     p.add_argument("--graph", metavar="FILE", help="write the loss graph of the first forward pass to FILE, in the "
                    "format of its extension: " + GRAPH_FORMATS)
     p.add_argument("--svg", metavar="FILE", help="the former name of --graph (any of its formats)")
@@ -228,9 +229,10 @@ def _check_graph_output(option: str, value: str, example: str) -> None:
 
 
 # dot gives each value a column (rankdir LR) and, to lay out an edge that skips columns, adds a node on each column
-# it skips: x*x*...*x with n factors skips (n-2)(n-1)/2, and dot's run time grows about with the cube of that count
-# (125 factors: 7,626 columns, 0.9-2 s; 250: 30,876, 4-7 s; 500: 32 s; 1,000: > 60 s and 1.6 GB). Measured worst per
-# column: x*y*z*x*y*z*... (1,413 columns: 0.3-2.1 s; 3,886: 1.9 s; 6,981: 12 s); see docs/cli.md.
+# it skips: x*x*...*x with n factors skips (n-2)(n-1)/2, and dot's time grows about as n cubed (125 factors: 7,626
+# columns, 0.9-2 s; 250: 30,876, 4-7 s; 500: 124,251, 36 s and 415 MB; 1,000: > 60 s and 1.6 GB). The slowest shape
+# measured at the limit: x*y*z*x*y*z*... (1,413 columns, 0.1-2.1 s); above it the cost is erratic (a sum of tanh
+# terms times x*x*...: 2,704 columns 3-10 s, 5,359 columns 117 s). See docs/cli.md.
 MAX_SKIPPED_COLUMNS = 1_500
 
 
