@@ -76,6 +76,15 @@ def _postorder(tree: ast.AST) -> list[ast.AST]:
     return order
 
 
+def _inputs(part: ast.AST) -> list[ast.AST]:
+    """The operands of a BinOp, UnaryOp or Call; [] for any other part."""
+    if isinstance(part, ast.BinOp):
+        return [part.left, part.right]
+    if isinstance(part, ast.UnaryOp):
+        return [part.operand]
+    return list(part.args) if isinstance(part, ast.Call) else []
+
+
 def _op_of(part: ast.AST) -> Op:
     """The op of a BinOp, UnaryOp (minus) or Call that parse_expression accepted."""
     if isinstance(part, ast.BinOp):
@@ -155,11 +164,8 @@ def _check(text: Any, names: Iterable[str]) -> tuple[ast.Expression, str, dict[i
         if isinstance(part, ast.Constant):
             consts[id(part)] = float(part.value)
             continue
-        if not isinstance(part, (ast.BinOp, ast.UnaryOp, ast.Call)):
-            continue
-        inputs = ([part.left, part.right] if isinstance(part, ast.BinOp) else
-                  [part.operand] if isinstance(part, ast.UnaryOp) else part.args)
-        if all(id(x) in consts for x in inputs):
+        inputs = _inputs(part)
+        if inputs and all(id(x) in consts for x in inputs):
             args = [consts[id(x)] for x in inputs]
             if isinstance(part, ast.UnaryOp) and isinstance(part.op, ast.UAdd):
                 consts[id(part)] = args[0]
@@ -216,10 +222,9 @@ def evaluate_expression(text: str, values: dict[str, float], root_label: str = "
             if part.id in leaves:  # else the callee of a Call
                 results[id(part)] = leaves[part.id]
             continue
-        if not isinstance(part, (ast.BinOp, ast.UnaryOp, ast.Call)):
+        inputs = _inputs(part)
+        if not inputs:
             continue
-        inputs = ([part.left, part.right] if isinstance(part, ast.BinOp) else
-                  [part.operand] if isinstance(part, ast.UnaryOp) else part.args)
         args = [results[id(x)] for x in inputs]
         if isinstance(part, ast.UnaryOp) and isinstance(part.op, ast.UAdd):
             results[id(part)] = args[0]
