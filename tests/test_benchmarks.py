@@ -204,44 +204,55 @@ def test_mlp_forward_equals_the_floor_bit_for_bit():
     assert [o.data for o in model(x)] == floor.forward(layers, x)[-1]
 
 
+def _build_topo(root):
+    """micrograd's recursive build_topo: the reference order."""
+    topo, visited = [], set()
+
+    def build(v):
+        if v not in visited:
+            visited.add(v)
+            for child in v._prev:
+                build(child)
+            topo.append(v)
+    build(root)
+    return topo
+
+
 @given(seed=st.integers(0, 10**9))
 @settings(max_examples=100, deadline=None)
-def test_backward_order_is_topological_orders_interior_nodes(seed):
-    from tinygrad_bp.engine import _backward_order, topological_order
-    leaves, out = _random_graph(seed)
-    expected = [v for v in topological_order(out) if v._op is not None]
-    order, kept = _backward_order(out)
-    assert order == expected  # the same nodes in the same order: the same sums in the same order
-    assert kept == [] and all(v.grad == 0.0 for v in leaves)
+def test_topological_order_is_micrograds_recursive_order(seed):
+    from tinygrad_bp.engine import topological_order
+    _, out = _random_graph(seed)
+    assert topological_order(out) == _build_topo(out)  # the same nodes in the same order: the same sums
 
 
-def test_backward_order_of_a_deep_chain_keeps_no_object_per_node():
-    # a flat stack of references (8 bytes each), not an iterator object (~48 bytes) per level of depth
+def test_topological_order_of_a_deep_chain_needs_no_recursion_and_little_memory():
     import tracemalloc
 
-    from tinygrad_bp.engine import _backward_order
+    from tinygrad_bp.engine import topological_order
     y = Value(0.5)
     for _ in range(20_000):
         y = (y * 1.0001 + 0.1).tanh()
     tracemalloc.start()
     try:
-        order, _ = _backward_order(y)
+        order = topological_order(y)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert len(order) == 60_000
-    assert peak / len(order) < 40  # order (8 bytes/node) + stack (≤ 16 bytes/node) + list slack
+    assert len(order) == 100_001  # 5 nodes a round (2 constants) and the first leaf
+    assert peak / len(order) < 80  # the visited set (~32 bytes/node), the order (8), the stack (<= 24)
 
 
 def _backward_without_skips(out, inputs):
     """The chain rule as backward runs it, from +0.0, every local rule applied, nothing skipped."""
+    from tinygrad_bp import ops
     from tinygrad_bp.engine import topological_order
     order = topological_order(out)
     g = {v: 0.0 for v in order}
     g[out] = 1.0
     for v in reversed(order):
-        if v._op is not None:
-            for c, p in zip(v._prev, v._op.local(*[c.data for c in v._prev], v.data)):
+        if v._prev:
+            for c, p in zip(v._prev, ops.partials(v._op, [c.data for c in v._prev], v.data)):
                 g[c] += g[v] * p
     return [g[v] for v in inputs]
 

@@ -18,7 +18,7 @@ import math
 import random
 from typing import Any
 
-from tinygrad_bp.engine import _is_real, _is_whole
+from tinygrad_bp.engine import is_real, is_whole
 
 __all__ = ["DATASETS", "xor", "moons", "circles", "spiral"]
 
@@ -29,7 +29,7 @@ Dataset = tuple[list[list[float]], list[float]]
 
 def _count(name: str, what: str, n: Any, low: int | None = None) -> int:
     """n as an int (>= low): ints and numpy integers, not bools (numpy's either) or floats."""
-    if not _is_whole(n):
+    if not is_whole(n):
         raise ValueError(f"{name}: {what} must be an int, got {type(n).__name__} {n!r:.40}")
     k = int(n)
     if low is not None and k < low:
@@ -39,7 +39,7 @@ def _count(name: str, what: str, n: Any, low: int | None = None) -> int:
 
 def _real(name: str, what: str, x: Any, expected: str) -> float:
     """x as a float: ints, floats and numpy integer/float scalars, not bools or strs."""
-    if not _is_real(x):
+    if not is_real(x):
         raise ValueError(f"{name}: {what} must be a number ({expected}), got {type(x).__name__} {x!r:.40}")
     return float(x)
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from tinygrad_bp.engine import PowConst, Value, _local_floats, topological_order
+from tinygrad_bp import ops
+from tinygrad_bp.engine import Value, topological_order
 
 __all__ = ["explain"]
 
@@ -83,9 +84,9 @@ class _Graph:
         self.local: dict[tuple[Value, Value], float] = {}
         self.consumers: dict[Value, list[Value]] = {v: [] for v in order}
         for v in reversed(order):
-            if v._op is None:
+            if not v._prev:
                 continue
-            partials = _local_floats(v)  # an overflowing derivative is an OverflowError, as in backward
+            partials = v.local_grads()  # an overflowing derivative is an OverflowError, as in backward
             g = self.adj[v]
             for c, p in zip(v._prev, partials):
                 if c not in dep:
@@ -99,7 +100,7 @@ class _Graph:
         for cs in self.consumers.values():
             cs.reverse()  # in topological order (o1 before o2)
         if fold is None:  # fold unnamed nodes when the graph names some of its inner nodes (as nn.MLP does)
-            fold = any(v.label and v._op is not None and v is not output for v in order)
+            fold = any(v.label and v._prev and v is not output for v in order)
         self.fold = fold
         if fold:
             self.shown = {v for v in order if v is output or v is wrt or v.label or len(self.consumers[v]) > 1}
@@ -134,7 +135,7 @@ class _Graph:
 
     def term(self, v: Value) -> str:
         """How v appears inside a formula: its name, or its number for an unnamed leaf (a constant)."""
-        return _num(v.data) if v._op is None and not v.label else self.name(v)
+        return _num(v.data) if not v._prev and not v.label else self.name(v)
 
     def d(self, top: Value, v: Value) -> str:
         return f"∂{self.name(top)}/∂{self.name(v)}"
@@ -171,42 +172,46 @@ def _local_formula(g: _Graph, top: Value, v: Value) -> str | None:
 
 
 def _formula_at(g: _Graph, top: Value, v: Value, p: int) -> str | None:
-    """The local derivative of top with respect to its input at position p (which is v)."""
-    op, prev, out = top.op, top._prev, g.name(top)
-    if op == "net":
-        n = len(prev) // 2
-        if p < n:
-            return g.term(prev[n + p])
-        return g.term(prev[p - n]) if p < 2 * n else "1"
-    if op in ("+", "sum"):
-        return "1"
-    if op == "-":
-        return "1" if p == 0 else "−1"
-    if op == "neg":
-        return "−1"
-    if op == "*":
-        return g.term(prev[1 - p])
-    if op == "/":
-        return f"1/{g.term(prev[1])}" if p == 0 else f"−{out}/{g.term(prev[1])}"
-    if op == "sigmoid":
-        return f"{out}·(1 − {out})"
-    if op == "tanh":
-        return f"1 − {out}²"
-    if op == "exp":
-        return out
-    if op == "log":
-        return f"1/{g.term(v)}"
-    if op == "relu":
-        if v.data <= 0:
-            return f"0 ({g.term(v)} ≤ 0)"
-        return f"1 ({g.term(v)} > 0)" if v.data > 0 else f"1 ({g.term(v)} is NaN, as in PyTorch)"
-    if op == "**" and isinstance(top._op, PowConst):
-        k = top._op.exponent
-        return f"{_num(k)}·{g.term(v)}^{_num(k - 1)}"
-    if op == "**":
-        a, b = g.term(prev[0]), g.term(prev[1])
-        return f"{b}·{a}^({b} − 1)" if p == 0 else f"{out}·ln {a}"
-    return None
+    """The local derivative of top with respect to its input at position p (which is v), as a formula.
+
+    It is the op's own rule (tinygrad_bp.ops) applied to symbolic numbers named after the nodes.
+    """
+    inputs = [ops.Sym(("name", g.term(c)), c.data) for c in top._prev]
+    partial = ops.partials(top._op, inputs, ops.Sym(("name", g.name(top)), top.data))[p]
+    return _math(partial.tree if isinstance(partial, ops.Sym) else ("num", partial))[0]
+
+
+_MATH = {"+": " + ", "-": " − ", "*": "·", "/": "/", "**": "^"}
+
+
+def _math(tree: tuple) -> tuple[str, int]:
+    """A rule's expression in the derivations' notation (1 − out², out·(1 − out)), with its precedence."""
+    kind = tree[0]
+    if kind == "name":
+        return tree[1], 5
+    if kind == "num":
+        return (f"−{_num(-tree[1])}", 3) if tree[1] < 0 else (_num(tree[1]), 5)
+    if kind == "where":  # a piecewise derivative: the piece that holds, and why
+        (test, x, y, (u, w)), a, b = tree[1:4]
+        x, y = _math(x)[0], _math(y)[0]
+        le = test == "<="
+        if (u <= w) if le else (u > w):
+            return f"{_math(a)[0]} ({x} {'≤' if le else '>'} {y})", 0
+        if u == u and w == w:
+            return f"{_math(b)[0]} ({x} {'>' if le else '≤'} {y})", 0
+        return f"{_math(b)[0]} ({x} is NaN, as in PyTorch)", 0
+    if kind == "ln":
+        return f"ln {_math(tree[1])[0]}", 3
+    if kind == "neg":
+        a, pa = _math(tree[1])
+        return "−" + (a if pa >= 3 else f"({a})"), 3
+    p = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}[kind]
+    if kind == "*" and tree[1] == tree[2] and _math(tree[1])[1] == 5:
+        return f"{_math(tree[1])[0]}²", 4
+    (a, pa), (b, pb) = _math(tree[1]), _math(tree[2])
+    a = a if pa > p or (pa == p and kind != "**") else f"({a})"
+    b = b if pb > p and (kind != "**" or pb == 5) else f"({b})"
+    return f"{a}{_MATH[kind]}{b}", p
 
 
 def _describe_edge(g: _Graph, low: Value, top: Value, e: _Edge, symbol: str) -> str:

@@ -17,7 +17,8 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from tinygrad_bp.engine import NET, RELU, SIGMOID, TANH, Op, Value, _is_whole, _net_value, _node
+from tinygrad_bp.engine import BUILD, Value, is_whole
+from tinygrad_bp.ops import RELU, SIGMOID, TANH, Op
 
 __all__ = ["ACTIVATIONS", "Module", "Neuron", "Layer", "MLP", "unit_name"]
 
@@ -38,7 +39,7 @@ def _as_value(x: Any, label: str) -> Value:
 
 def _size(n: Any, what: str, where: str = "") -> int:
     """n as a positive int (numpy integers too; not bools, floats or strings); ValueError naming `what`."""
-    if not _is_whole(n) or n < 1:
+    if not is_whole(n) or n < 1:
         raise ValueError(f"{what} must be a positive int{where}, got {type(n).__name__} {n!r:.40}")
     return int(n)
 
@@ -126,12 +127,8 @@ class Neuron(Module):
 
     def _forward(self, xs: Sequence[Value]) -> Value:
         # xs are Values of the right length (checked by the caller); built by the engine's fast path
-        w, b = self.w, self.b
-        net = _node(NET, _net_value(w, xs, b), (*w, *xs, b), self._net_label)
-        act = self._act
-        if act is None:
-            return net
-        return _node(act, act.forward(net.data), (net,), self._out_label)
+        net = BUILD["NET"]((*self.w, *xs, self.b), self._net_label)
+        return net if self._act is None else BUILD[self._act.key]((net,), self._out_label)
 
     def __call__(self, x: Sequence[Any]) -> Value:
         if len(x) != self.nin:

@@ -12,14 +12,14 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from tinygrad_bp.engine import Value, _is_real
+from tinygrad_bp.engine import Value, is_real
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 
 
 def _check(name: str, value: Any, low: float, high: float | None = None) -> float:
     """value as a finite float in [low, high) (high None: no upper bound); else ValueError naming it."""
-    if not _is_real(value):
+    if not is_real(value):
         raise ValueError(f"{name} must be a real number (int or float), got {type(value).__name__} {value!r:.40}")
     bound = f"[{low}, {'inf' if high is None else high})"
     try:
@@ -76,7 +76,7 @@ class Optimizer:
         for i, p in enumerate(self.params):
             g = p.grad
             if type(g) is not float:
-                if not _is_real(g):
+                if not is_real(g):
                     raise TypeError(f"{type(self).__name__}.step: params[{i}].grad must be a number, "
                                     f"got {type(g).__name__} {g!r:.40}")
                 try:
