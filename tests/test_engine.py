@@ -1,9 +1,13 @@
 """Value, its ops, backward() and grad(): against hand computations, central differences and PyTorch."""
 
+import ast
 import gc
 import math
+import random
+import subprocess
 import sys
 import weakref
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -551,8 +555,181 @@ def test_a_number_too_large_for_a_float_never_becomes_inf_silently():
 def test_a_user_built_op_is_not_pickled_as_a_builtin_of_the_same_name():
     import pickle
 
-    from tinygrad_bp.engine import RELU, Op
+    from tinygrad_bp.ops import RELU, Op
     leaky = Op("relu", lambda x: x if x > 0 else 0.01 * x, lambda x, out: (1.0 if x > 0 else 0.01,))
     with pytest.raises(pickle.PicklingError, match="'relu' is not one of the engine's ops"):
         pickle.dumps(leaky)
     assert pickle.loads(pickle.dumps(RELU)) is RELU
+
+
+# --- one rule per op: the layout of the core, and the generated code against engine.py's reference ---------
+
+PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_bp"
+
+
+def _package_imports(name):
+    """The tinygrad_bp modules a module imports, and the names it takes from them."""
+    tree = ast.parse((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tinygrad_bp"):
+            found += [(node.module, a.name) for a in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(a.name, "") for a in node.names if a.name.startswith("tinygrad_bp")]
+    return found
+
+
+def test_engine_and_ops_keep_their_size_budget_and_import_direction():
+    for name in ("engine", "ops"):
+        lines = (PACKAGE / f"{name}.py").read_text(encoding="utf-8").count("\n")
+        assert lines <= 250, f"{name}.py has {lines} lines, over its budget of 250"
+    assert _package_imports("ops") == []
+    assert {module for module, _ in _package_imports("engine")} <= {"tinygrad_bp", "tinygrad_bp.ops"}
+    assert {n for m, n in _package_imports("engine") if m == "tinygrad_bp"} == {"ops"}
+
+
+def test_no_module_imports_another_modules_private_names():
+    for path in PACKAGE.glob("*.py"):
+        private = [(m, n) for m, n in _package_imports(path.stem) if n.startswith("_") and not n.endswith("__")]
+        assert private == [], (path.name, private)
+
+
+def test_each_derivative_is_written_once_in_the_package():
+    # tanh's 1 − out² and sigmoid's out·(1 − out): in the op table only (delta.py is the independent oracle)
+    for rule in ("1.0 - out * out", "out * (1.0 - out)"):
+        places = [p.name for p in PACKAGE.glob("*.py") if rule in p.read_text(encoding="utf-8")]
+        assert places == ["ops.py"], (rule, places)
+
+
+def test_the_generated_source_is_printed_by_python_m_tinygrad_bp_generated():
+    res = subprocess.run([sys.executable, "-m", "tinygrad_bp.generated"], capture_output=True, text=True,
+                         cwd=PACKAGE.parent, timeout=60)
+    assert res.returncode == 0 and res.stderr == ""
+    assert "elif op is TANH:" in res.stdout and "x.grad += g * (1.0 - v.data * v.data)" in res.stdout
+    assert "def __mul__(self, other):" in res.stdout and "data = self.data * other.data" in res.stdout
+
+
+_EVERY_OP = [  # (a, b, the nodes so far, rng) -> a new node; every op of the table, numbers on either side
+    lambda a, b, p, r: a + b, lambda a, b, p, r: a - b, lambda a, b, p, r: a * b, lambda a, b, p, r: -a,
+    lambda a, b, p, r: a / (b * b + 1.0), lambda a, b, p, r: 2.0 - a, lambda a, b, p, r: 0.5 * a,
+    lambda a, b, p, r: 1.0 + a, lambda a, b, p, r: 3.0 / (a * a + 1.0), lambda a, b, p, r: (a * a + 0.1) ** 0.5,
+    lambda a, b, p, r: (a * a + 0.5) ** b, lambda a, b, p, r: (a * 0.1).exp(), lambda a, b, p, r: (a * a + 0.1).log(),
+    lambda a, b, p, r: a.tanh(), lambda a, b, p, r: a.sigmoid(), lambda a, b, p, r: (a - 0.7).relu(),
+    lambda a, b, p, r: Value.sum(r.sample(p, min(3, len(p)))),
+    lambda a, b, p, r: Value.net(p[:2], [r.choice(p[2:]), r.choice(p[2:])], r.choice([None, a])),
+]
+
+
+def _graph_of_every_op(seed):
+    rng = random.Random(seed)
+    leaves = [Value(rng.uniform(0.2, 1.5), label=f"x{k}") for k in range(4)]
+    pool = list(leaves)
+    for _ in range(rng.randint(3, 25)):
+        pool.append(rng.choice(_EVERY_OP)(rng.choice(pool), rng.choice(pool), pool, rng))
+    return leaves, Value.sum(pool[-3:]) * pool[-1]
+
+
+@given(seed=st.integers(0, 10**9))
+@settings(max_examples=150, deadline=None)
+def test_generated_code_gives_engine_references_numbers_bit_for_bit(seed):
+    # the reference: engine.py's own chain_rule, make and op methods, before codegen installed its versions
+    from tinygrad_bp import codegen, engine
+    leaves, out = _graph_of_every_op(seed)
+    out.backward()
+    fast = [out.data] + [v.grad for v in leaves]
+    installed = engine.chain_rule, dict(engine.BUILD), {n: getattr(Value, n) for n in codegen.METHODS}
+    try:
+        engine.chain_rule = codegen.REFERENCE["chain_rule"]
+        engine.BUILD.clear()
+        for name in codegen.METHODS:
+            setattr(Value, name, codegen.REFERENCE[name])
+        for v in leaves:
+            v.grad = 0.0
+        leaves, out = _graph_of_every_op(seed)
+        out.backward()
+        slow = [out.data] + [v.grad for v in leaves]
+    finally:
+        engine.chain_rule = installed[0]
+        engine.BUILD.update(installed[1])
+        for name, f in installed[2].items():
+            setattr(Value, name, f)
+    assert fast == slow
+
+
+# --- backward() under threads and interrupts (issue: concurrent passes, half-updated leaves) -----------------
+
+def _shared_losses(depth):
+    """Two losses over one shared interior chain (a model's hidden layer, say), and the leaves."""
+    w = Value(0.3, label="w")
+    h = w
+    for _ in range(depth):
+        h = (h * 1.0001 + 0.01).tanh()
+    return w, h * 2.0, (h * h).relu()
+
+
+def test_concurrent_backward_passes_over_shared_nodes_give_each_leaf_the_sum():
+    import threading
+    w, y1, y2 = _shared_losses(3000)
+    y1.backward()
+    g1 = w.grad
+    w.grad = 0.0
+    y2.backward()
+    g2 = w.grad
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(5):
+            w.grad = 0.0
+            ts = [threading.Thread(target=y.backward) for y in (y1, y2, y1, y2)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            assert w.grad == pytest.approx(2 * (g1 + g2), rel=1e-12)  # each pass's own gradient, summed
+    finally:
+        sys.setswitchinterval(old)
+
+
+def test_an_interrupted_backward_changes_no_leaf():
+    import signal
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("no setitimer on this platform")
+    leaves = [Value(0.001 * k) for k in range(20_000)]
+    for p in leaves:
+        p.grad = 0.25
+    out = Value.sum([p * p for p in leaves])
+    by_hand = [0.25 + 2 * p.data for p in leaves]  # d/dp Σ p² = 2p, added to 0.25
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    interrupted = completed = 0
+    try:
+        for k in range(40):
+            for p in leaves:
+                p.grad = 0.25
+            signal.setitimer(signal.ITIMER_REAL, 0.0005 + 0.0004 * k)
+            try:
+                out.backward()
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                completed += 1
+                assert [p.grad for p in leaves] == by_hand
+            except KeyboardInterrupt:
+                interrupted += 1
+                assert all(p.grad == 0.25 for p in leaves)  # all or nothing
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert interrupted > 0
+
+
+def test_a_leaf_grad_of_the_wrong_type_is_refused_before_any_leaf_changes():
+    from decimal import Decimal
+    a, b = Value(1.0), Value(2.0)
+    a.grad, b.grad = 0.5, Decimal("1")
+    with pytest.raises(TypeError, match=r"backward: leaf 2.0 holds .grad = Decimal\('1'\): expected a float"):
+        (a * b).backward()
+    assert a.grad == 0.5 and b.grad == Decimal("1")
+    b.grad = 0  # micrograd's zero_grad: an int is fine
+    (a * b).backward()
+    assert (a.grad, b.grad) == (0.5 + 2.0, 1.0)

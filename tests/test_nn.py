@@ -241,7 +241,7 @@ def test_micrograds_nonlin_argument_is_understood():
 def test_models_and_graphs_pickle_and_keep_their_ops():
     import pickle
 
-    from tinygrad_bp.engine import MUL
+    from tinygrad_bp.ops import MUL
     model = MLP(2, [3, 1], activation="tanh", seed=0)
     again = pickle.loads(pickle.dumps(model))
     assert again([0.5, -0.5]).data == model([0.5, -0.5]).data and again.config == model.config

@@ -1,5 +1,6 @@
 """tinygrad_bp: a scalar autograd engine that makes backpropagation visible and checkable."""
 
+from tinygrad_bp import codegen  # noqa: F401  (installs the generated fast code over engine's reference)
 from tinygrad_bp.engine import Value, grad
 from tinygrad_bp.explain import explain
 from tinygrad_bp.gradcheck import GradcheckError, gradcheck, gradgradcheck

@@ -18,7 +18,7 @@ import math
 import random
 from typing import Any
 
-from tinygrad_bp.engine import is_real, is_whole
+from tinygrad_bp.ops import is_real, is_whole
 
 __all__ = ["DATASETS", "xor", "moons", "circles", "spiral"]
 

@@ -1,20 +1,19 @@
 """Value: a scalar that records the computation graph, and the chain rule over it.
 
-Every op is defined once, in `tinygrad_bp.ops`: its forward value and its local
-derivatives ∂out/∂input side by side.  A Value remembers the op that made it
-(`_op`) and that op's inputs (`_prev`).  `backward()` walks the graph from the
-output back to the leaves and applies the chain rule at each node:
+Each op is defined once, in `tinygrad_bp.ops` (forward and local derivatives side by
+side).  A Value remembers the op that made it (`_op`) and the op's inputs (`_prev`);
+`backward()` applies the chain rule at each node, from the output back (`chain_rule`):
 
     for each input c of v, with local derivative p = ∂v/∂c:   c.grad += v.grad · p
 
-`grad()` below is exactly that loop, written out; `backward()` runs the same
-loop as code generated from the op table (`python -m tinygrad_bp.ops --show`).
+This file is the readable reference, complete on its own.  At import, tinygrad_bp.codegen
+writes `chain_rule`, `make` and the op methods out for each op from the same rules and
+installs them here: the same arithmetic in the same order, faster (python -m tinygrad_bp.generated).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import threading
 from collections.abc import Iterable, Sequence
 from itertools import repeat
@@ -22,44 +21,15 @@ from operator import add, attrgetter
 from typing import Any
 
 from tinygrad_bp import ops
-from tinygrad_bp.ops import ADD, CONST, DIV, EXP, LEAF, LOG, MUL, NEG, NET, POW, RELU, SIGMOID, SUB, SUM, TANH, Op
+from tinygrad_bp.ops import CONST, LEAF, Op, is_real, to_float
 
-__all__ = ["Value", "Op", "node", "make", "BUILD", "grad", "topological_order", "is_real", "is_whole", "to_float"]
-
-Number = int | float
-
-
-def is_real(x: Any) -> bool:
-    """An int, a float or a numpy integer/float scalar: not a bool (numpy's either), str or anything else."""
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
-def is_whole(n: Any) -> bool:
-    """An int or a numpy integer: not a bool (numpy's bool_ is not Integral), float or str."""
-    return isinstance(n, numbers.Integral) and not isinstance(n, bool)
-
-
-def to_float(x: Any, what: str) -> float:
-    """x as a float (ints, numpy scalars, anything with __float__); TypeError/OverflowError naming `what`."""
-    if type(x) is float:
-        return x
-    if isinstance(x, (str, bytes, complex)) or x is None or not hasattr(type(x), "__float__"):
-        raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} {x!r:.60}")
-    try:
-        f = float(x)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} ({e})") from None
-    except OverflowError:
-        raise OverflowError(f"{what}: the {type(x).__name__} is too large for a float (|x| > 1.8e308)") from None
-    if f - f and f == f and not (x == f):  # inf from a finite Decimal('1e400') or numpy longdouble
-        raise OverflowError(f"{what}: the {type(x).__name__} {x!r:.40} is too large for a float (|x| > 1.8e308)")
-    return f
+__all__ = ["Value", "Op", "node", "make", "maker", "BUILD", "chain_rule", "checked", "grad", "topological_order"]
 
 
 def _label(label: Any) -> str:
-    if type(label) is not str:
-        raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r:.40}")
-    return label
+    if type(label) is str:
+        return label
+    raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r:.40}")
 
 
 class Value:
@@ -68,7 +38,7 @@ class Value:
     __slots__ = ("data", "grad", "_label", "_op", "_prev", "__weakref__")
     __array_ufunc__ = None  # numpy scalars on the left defer to our reflected ops
 
-    def __init__(self, data: Number, label: str = ""):
+    def __init__(self, data: float, label: str = ""):
         self.data = to_float(data, "Value")
         self.grad = 0.0
         self._label = _label(label)
@@ -87,25 +57,38 @@ class Value:
     def __repr__(self) -> str:
         return f"Value(data={self.data!r}, grad={self.grad!r}, op={self.op!r}, label={self.label!r})"
 
-    # The op methods (__add__, __radd__, ..., tanh, relu) are generated below from _METHODS: each is
-    # node(op, ...) with node's steps written out for that op (python -m tinygrad_bp.generated shows them).
+    # --- ops: each builds one node (codegen installs these written out, from METHODS) ---
+    __add__ = lambda self, other: node(ops.ADD, self, other)
+    __radd__ = lambda self, other: node(ops.ADD, other, self)
+    __sub__ = lambda self, other: node(ops.SUB, self, other)
+    __rsub__ = lambda self, other: node(ops.SUB, other, self)
+    __mul__ = lambda self, other: node(ops.MUL, self, other)
+    __rmul__ = lambda self, other: node(ops.MUL, other, self)
+    __truediv__ = lambda self, other: node(ops.DIV, self, other)
+    __rtruediv__ = lambda self, other: node(ops.DIV, other, self)
+    __neg__ = lambda self: node(ops.NEG, self)
+    exp = lambda self: node(ops.EXP, self)
+    log = lambda self: node(ops.LOG, self)
+    tanh = lambda self: node(ops.TANH, self)
+    sigmoid = lambda self: node(ops.SIGMOID, self)
+    relu = lambda self: node(ops.RELU, self)
     __pos__ = lambda self: self
 
-    def __pow__(self, other: Value | Number) -> Value:
+    def __pow__(self, other: Value | float) -> Value:
         if isinstance(other, Value):
-            return node(POW, self, other)
+            return node(ops.POW, self, other)
         return node(ops.pow_const(to_float(other, "**")), self)
 
-    def __rpow__(self, other: Number) -> Value:
-        return node(POW, other, self)
+    def __rpow__(self, other: float) -> Value:
+        return node(ops.POW, other, self)
 
     @staticmethod
-    def sum(values: Iterable[Value | Number]) -> Value:
+    def sum(values: Iterable[Value | float]) -> Value:
         """Σ values as ONE node with n inputs (∂/∂x_i = 1)."""
-        return node(SUM, *values)
+        return node(ops.SUM, *values)
 
     @staticmethod
-    def net(weights: Sequence[Value | Number], inputs: Sequence[Value | Number], bias: Value | Number | None = None,
+    def net(weights: Sequence[Value | float], inputs: Sequence[Value | float], bias: Value | float | None = None,
             label: str = "") -> Value:
         """A neuron's net input Σ w_i·x_i + b as ONE node (∂/∂w_i = x_i, ∂/∂x_i = w_i, ∂/∂b = 1)."""
         for name, seq in (("weights", weights), ("inputs", inputs)):
@@ -113,24 +96,19 @@ class Value:
                 raise TypeError(f"net: {name} must be a sequence of Values or numbers, got {type(seq).__name__}")
         if len(weights) != len(inputs):
             raise ValueError(f"net: {len(weights)} weights but {len(inputs)} inputs")
-        return node(NET, *weights, *inputs, *([] if bias is None else [bias]), label=label)
+        return node(ops.NET, *weights, *inputs, *([] if bias is None else [bias]), label=label)
 
     def backward(self) -> None:
         """Set d self/d self = 1 and apply the chain rule in reverse topological order.
 
-        Leaves ADD this pass's gradient to what they hold (as in PyTorch); interior
-        nodes hold this pass's gradient.  All or nothing: a pass that raises or is
-        interrupted leaves every `.grad` of a leaf as it was.  Passes from several
-        threads run one at a time, so graphs that share nodes give each leaf the sum.
-        """
+        Leaves ADD this pass's gradient (as in PyTorch), all or nothing: a pass that raises or is
+        interrupted leaves them as they were.  Interior nodes hold this pass's gradient.  Passes from
+        several threads run one at a time, so graphs that share nodes give each leaf the sum."""
         with _one_pass_at_a_time:
-            leaves: list[Value] = []
-            interior = topological_order(self, leaves)
+            interior = topological_order(self, leaves := [])
             before = [g if type(g := v.grad) is float else _leaf_grad(v) for v in leaves]  # before any change
             try:
-                for v in interior:
-                    v.grad = 0.0
-                for v in leaves:
+                for v in interior + leaves:
                     v.grad = 0.0
                 self.grad = 1.0
                 chain_rule(interior)
@@ -144,29 +122,30 @@ class Value:
 _one_pass_at_a_time, _grad = threading.RLock(), attrgetter("grad")
 
 
-def _leaf_grad(v: Value) -> float:
-    g = v.grad
-    if type(g) is float:
-        return g
-    if is_real(g):  # micrograd's zero_grad sets 0
-        return float(g)
-    raise TypeError(f"backward: leaf {v.label or v.data!r} holds .grad = {g!r:.40} ({type(g).__name__}); "
-                    "expected a float")
+def _leaf_grad(v: Value) -> float:  # a leaf's grad that is not a float: an int (micrograd's zero_grad sets 0)
+    if is_real(v.grad):
+        return float(v.grad)
+    raise TypeError(f"backward: leaf {v.label or v.data!r} holds .grad = {v.grad!r:.40}: expected a float")
 
 
-def node(op: Op, *inputs: Value | Number, label: str = "") -> Value:
+def node(op: Op, *inputs: Value | float, label: str = "") -> Value:
     """A new node: op applied to the inputs (numbers become constant leaves), labelled `label`."""
     inputs = tuple([x if type(x) is Value else _lift(x, op) for x in inputs])
     if type(label) is not str:
         _label(label)
-    return BUILD.get(getattr(op, "key", ""), make)(inputs, label, op)
+    return maker(op)(inputs, label, op)
+
+
+def maker(op: Op) -> Any:
+    """`make` written out for op (BUILD: by key, filled by codegen), else `make` itself."""
+    return BUILD.get(getattr(op, "key", ""), make)
+
+
+BUILD: dict[str, Any] = {}
 
 
 def make(prev: tuple[Value, ...], label: str, op: Op) -> Value:
-    """The one place a node is made: op's forward on the data of its inputs `prev` (all Values).
-
-    BUILD holds this function written out for each op of the table, generated from its forward.
-    """
+    """The one place a node is made: op's forward on the data of its inputs `prev` (Values, unchecked)."""
     data = op.forward(*ops.split(op, [x.data for x in prev]))
     if data - data:  # inf or NaN (x - x is 0.0 exactly for every finite x)
         _refuse_overflow(op, prev, data)
@@ -176,58 +155,12 @@ def make(prev: tuple[Value, ...], label: str, op: Op) -> Value:
 
 
 def _refuse_overflow(op: Op, inputs: Sequence[Value], data: float) -> None:
-    """Finite inputs that give inf or NaN are a float overflow: an error naming the op, never a silent inf.
-
-    inf or NaN that the user put in propagate as in IEEE arithmetic.
-    """
+    """Finite inputs that give inf/NaN overflow: an error naming the op (a user's inf/NaN propagates)."""
     if _finite(op, inputs):
         raise OverflowError(f"{op}: the result {data!r} overflows a float (inputs {_shown(inputs)})")
 
 
-_METHODS = {  # Python's name for each op method, the op, and its inputs in order
-    "__add__": (ADD, "self, other"), "__radd__": (ADD, "other, self"), "__sub__": (SUB, "self, other"),
-    "__rsub__": (SUB, "other, self"), "__mul__": (MUL, "self, other"), "__rmul__": (MUL, "other, self"),
-    "__truediv__": (DIV, "self, other"), "__rtruediv__": (DIV, "other, self"), "__neg__": (NEG, "self"),
-    "exp": (EXP, "self"), "log": (LOG, "self"), "tanh": (TANH, "self"), "sigmoid": (SIGMOID, "self"),
-    "relu": (RELU, "self"),
-}
-
-
-def _make_source(op: Op, head: list[str], names: list[str] | None = None) -> list[str]:
-    """`make` for one op as straight lines: its forward inlined where it is one expression."""
-    key, stars, fold = op.key, op.layout.count("*"), op.forward
-    if not stars:
-        unpack = names is None
-        names = list(op.layout) if unpack else names
-        datas = ", ".join(f"{x}.data" for x in names)
-        data = ([f"{', '.join(names)}{',' if len(names) == 1 else ''} = prev"] if unpack else []) + [
-                f"data = {ops.forward_source(fold, [f'{x}.data' for x in names]) or f'{key}_forward({datas})'}"]
-    else:
-        es = [f"e{i}" for i in range(stars)]
-        spans = "prev" if stars == 1 else ", ".join(["prev[:n]", "prev[n:2 * n]", "prev[2 * n:3 * n]"][:stars])
-        data = ([f"n = len(prev) // {stars}"] if stars > 1 else []) + ["s = 0.0"]
-        data += [f"for {', '.join(es)} in {spans if stars == 1 else f'zip({spans})'}:",
-                 f"    s = {ops.forward_source(fold.each, ['s', *[f'{e}.data' for e in es]])}"]
-        if fold.last:
-            data += [f"if len(prev) % {stars}:", f"    s = {ops.forward_source(fold.last, ['s', 'prev[-1].data'])}"]
-        data += ["data = s"]
-    return head + [f"    {line}" for line in data + [
-        "if data - data:", f"    _refuse_overflow({key}, prev, data)", "out = _new(Value)", "out.data = data",
-        "out.grad = 0.0", "out._label = label", f"out._op = {key}", "out._prev = prev", "return out"]] + ["", ""]
-
-
-def _method_source(name: str, op: Op, inputs: str) -> list[str]:
-    lift = ["    if type(other) is float:", "        other = _new(Value)", "        other.data = other_", "",
-            ] if False else []
-    if "other" in inputs:
-        lift = ["    if type(other) is float:  # a constant leaf, made as _lift makes it", "        c = _new(Value)",
-                "        c.data = other", "        c.grad = 0.0", '        c._label = ""', "        c._op = CONST",
-                "        c._prev = ()", "        other = c", "    elif type(other) is not Value:",
-                f"        other = _lift(other, {op.key})"]
-    return _make_source(op, [f"def {name}(self{', other' if lift else ''}):", *lift, f"    prev = ({inputs},)",
-                             '    label = ""'], inputs.split(", "))
-def _finite(op: Op, inputs: Sequence[Value]) -> bool:
-    """Every input and every number built into the op (x ** k: k) is finite."""
+def _finite(op: Op, inputs: Sequence[Value]) -> bool:  # every input, and each number built in (x ** k: k)
     return all(math.isfinite(x.data) for x in inputs) and all(map(math.isfinite, op.params))
 
 
@@ -243,16 +176,13 @@ def _lift(x: Any, op: Op) -> Value:
     return c
 
 
-def _shown(inputs: Sequence[Value]) -> str:
+def _shown(inputs: Sequence[Value]) -> str:  # the first inputs' data, for error messages
     return ", ".join(repr(x.data) for x in inputs[:4]) + (", ..." if len(inputs) > 4 else "")
 
 
 def checked(v: Value) -> list[float]:
-    """∂v/∂input for each input of v as floats; one that overflows from finite data is an OverflowError.
-
-    (1/x at x = 1e-200 is -1e200, but its derivative -1e400: never a silent inf.)  The exception: the
-    derivative with respect to a constant (x / 1e-200), whose gradient nobody asks for, is left ±inf.
-    """
+    """∂v/∂input for each input of v as floats; one that overflows from finite data (d/dx 1/x at 1e-200) is an
+    OverflowError, except with respect to a constant (x / 1e-200), whose gradient nobody asks for."""
     data = [c.data for c in v._prev]
     try:
         ps = ops.partials(v._op, data, v.data)
@@ -265,28 +195,17 @@ def checked(v: Value) -> list[float]:
     return ps
 
 
-# backward()'s chain rule, `make` for each op, and the op methods: generated from the op table
-# (python -m tinygrad_bp.generated prints them)
-_BUILT = [op for op in ops.OPS.values() if op.forward]
-GENERATED = "\n".join([ops.generated_chain_rule(), *(line for op in _BUILT for line in _make_source(
-    op, [f"def make_{op.key}(prev, label, op=None):"])), *(line for n, m in _METHODS.items() for line in
-                                                           _method_source(n, *m))])
-exec(compile(GENERATED, "<generated from tinygrad_bp.ops>", "exec"), _namespace := {
-    **ops.OPS, **{f"{k}_forward": op.forward for k, op in ops.OPS.items()}, "checked": checked, "Value": Value,
-    "_new": _new, "_lift": _lift, "_refuse_overflow": _refuse_overflow})
-chain_rule = _namespace["chain_rule"]
-BUILD = {op.key: _namespace[f"make_{op.key}"] for op in _BUILT}
-for _name in _METHODS:
-    setattr(Value, _name, _namespace[_name])
+def chain_rule(nodes: list[Value]) -> None:
+    """Over interior nodes in topological order, latest first: each input c of v gets v.grad · ∂v/∂c."""
+    for v in reversed(nodes):
+        for c, p in zip(v._prev, checked(v)):
+            c.grad += v.grad * p
 
 
 def topological_order(root: Value, leaves: list[Value] | None = None) -> list[Value]:
-    """Every node of root's graph, each after all of its inputs (iterative: deep graphs are fine).
+    """Every node of root's graph after all of its inputs (given a list `leaves`, the leaves go there).
 
-    Given a list `leaves`, the leaves go there (in the same order) and the result holds the others.
-    A depth-first search with one flat stack: a node, then None once it is expanded,
-    then its inputs; when the None comes back up, all of the node's inputs are done.
-    """
+    Depth first with one flat stack (deep graphs are fine): a node, None once it is expanded, its inputs."""
     order: list[Value] = []
     visited: set[Value] = set()
     stack: list[Value | None] = [root]
@@ -309,16 +228,12 @@ def topological_order(root: Value, leaves: list[Value] | None = None) -> list[Va
 
 
 def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> list[Value]:
-    """d output / d input for each input, leaving every `.grad` untouched.
-
-    The chain rule node by node, from the output back: each input c of a node v
-    gets ∂output/∂v · ∂v/∂c added to its gradient.  With create_graph=True the
-    local derivatives are Values (the same rules applied to Values), so the results
-    can be differentiated again.  An input that does not reach `output` gets 0.
-    """
+    """d output / d input for each input (0 if it does not reach output), leaving every `.grad` untouched:
+    the chain rule from the output back, each input c of a node v getting ∂output/∂v · ∂v/∂c.  With
+    create_graph=True the local derivatives are Values (the same rules), so results can be differentiated."""
     if not isinstance(output, Value):
         raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
-    if isinstance(output, Value) and isinstance(inputs, Value):
+    if isinstance(inputs, Value):
         raise TypeError("grad: inputs must be a list of Values (got one Value: write grad(output, [x]))")
     inputs = list(inputs)
     for i, x in enumerate(inputs):
@@ -332,5 +247,4 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
             for c, p in zip(v._prev, local):
                 old = grads.get(c, start)
                 grads[c] = grads[v] * p if old is None else old + grads[v] * p
-    result = [grads.get(x, 0.0) for x in inputs]
-    return [g if isinstance(g, Value) else Value(g) for g in result]
+    return [g if isinstance(g := grads.get(x, 0.0), Value) else Value(g) for x in inputs]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from tinygrad_bp import ops
+from tinygrad_bp import codegen, ops
 from tinygrad_bp.engine import Value, topological_order
 
 __all__ = ["explain"]
@@ -176,9 +176,9 @@ def _formula_at(g: _Graph, top: Value, v: Value, p: int) -> str | None:
 
     It is the op's own rule (tinygrad_bp.ops) applied to symbolic numbers named after the nodes.
     """
-    inputs = [ops.Sym(("name", g.term(c)), c.data) for c in top._prev]
-    partial = ops.partials(top._op, inputs, ops.Sym(("name", g.name(top)), top.data))[p]
-    return _math(partial.tree if isinstance(partial, ops.Sym) else ("num", partial))[0]
+    inputs = [codegen.Sym(("name", g.term(c)), c.data) for c in top._prev]
+    partial = ops.partials(top._op, inputs, codegen.Sym(("name", g.name(top)), top.data))[p]
+    return _math(partial.tree if isinstance(partial, codegen.Sym) else ("num", partial))[0]
 
 
 _MATH = {"+": " + ", "-": " − ", "*": "·", "/": "/", "**": "^"}

@@ -15,7 +15,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tinygrad_bp.engine import Value, grad, is_real, topological_order
+from tinygrad_bp.engine import Value, grad, topological_order
+from tinygrad_bp.ops import is_real
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
 

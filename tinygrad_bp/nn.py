@@ -17,8 +17,8 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from tinygrad_bp.engine import BUILD, Value, is_whole
-from tinygrad_bp.ops import RELU, SIGMOID, TANH, Op
+from tinygrad_bp.engine import Value, maker
+from tinygrad_bp.ops import NET, RELU, SIGMOID, TANH, Op, is_whole
 
 __all__ = ["ACTIVATIONS", "Module", "Neuron", "Layer", "MLP", "unit_name"]
 
@@ -127,8 +127,9 @@ class Neuron(Module):
 
     def _forward(self, xs: Sequence[Value]) -> Value:
         # xs are Values of the right length (checked by the caller); built by the engine's fast path
-        net = BUILD["NET"]((*self.w, *xs, self.b), self._net_label)
-        return net if self._act is None else BUILD[self._act.key]((net,), self._out_label)
+        net = maker(NET)((*self.w, *xs, self.b), self._net_label, NET)
+        act = self._act
+        return net if act is None else maker(act)((net,), self._out_label, act)
 
     def __call__(self, x: Sequence[Any]) -> Value:
         if len(x) != self.nin:

@@ -2,28 +2,28 @@
 
 An op's `local` rule is plain arithmetic on its inputs and output, so one rule
 runs on floats (`backward()`), on Values (`grad(..., create_graph=True)`), and on
-a `Sym`, a symbolic number that records the arithmetic.  From Syms the engine's
-fast backward is generated as Python source at import (`generated_chain_rule`)
-and explain writes each derivative as a formula: nothing is copied by hand.
-`python -m tinygrad_bp.ops --show` prints the generated source.
+symbolic numbers (`tinygrad_bp.codegen.Sym`), from which the fast code that runs
+is generated and explain writes each derivative as a formula.  Adding an op is
+adding one line to the table below.
 
 Inputs come in groups (`layout`): one name per input, or `*` for a run of
 inputs of equal length (a net's weights w₁…wₙ, then its inputs x₁…xₙ) and `?`
 for an optional last one (its bias).  A rule gets one argument per group and
 returns one partial per group: for a `*` group, a sequence (one partial per
-input) or a single number that holds for each.
+input) or a single number that holds for each.  A forward gets the same groups.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["Op", "Sym", "Untraceable", "ln", "where", "value", "split", "partials", "pow_const", "OPS",
-           "LEAF", "CONST", "ADD", "SUB", "MUL", "DIV", "NEG", "POW", "EXP", "LOG", "TANH", "SIGMOID", "RELU",
-           "SUM", "NET", "generated_chain_rule", "forward_source", "python", "Fold"]
+__all__ = ["Op", "Fold", "ln", "where", "value", "split", "partials", "pow_const", "OPS", "LEAF", "CONST", "ADD",
+           "SUB", "MUL", "DIV", "NEG", "POW", "EXP", "LOG", "TANH", "SIGMOID", "RELU", "SUM", "NET", "is_real",
+           "is_whole", "to_float"]
 
 
 class Op(str):
@@ -60,85 +60,50 @@ def _named(key: str | float) -> Op:
     return OPS[key] if isinstance(key, str) else pow_const(key)
 
 
+def is_real(x: Any) -> bool:
+    """An int, a float or a numpy integer/float scalar: not a bool (numpy's either), str or anything else."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def is_whole(n: Any) -> bool:
+    """An int or a numpy integer: not a bool (numpy's bool_ is not Integral), float or str."""
+    return isinstance(n, numbers.Integral) and not isinstance(n, bool)
+
+
+def to_float(x: Any, what: str) -> float:
+    """x as a float (ints, numpy scalars, anything with __float__); TypeError/OverflowError naming `what`."""
+    if type(x) is float:
+        return x
+    if isinstance(x, (str, bytes, complex)) or x is None or not hasattr(type(x), "__float__"):
+        raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} {x!r:.60}")
+    try:
+        f = float(x)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} ({e})") from None
+    except OverflowError:
+        raise OverflowError(f"{what}: the {type(x).__name__} is too large for a float (|x| > 1.8e308)") from None
+    if f - f and f == f and not (x == f):  # inf from a finite Decimal('1e400') or numpy longdouble
+        raise OverflowError(f"{what}: the {type(x).__name__} {x!r:.40} is too large for a float (|x| > 1.8e308)")
+    return f
+
+
 def _fmt(x: float) -> str:
     return repr(float(x))
 
 
-# --- symbolic numbers ---------------------------------------------------------------
-
-class Untraceable(Exception):
-    """A rule branched on a Sym that has no value: it cannot be written as one expression."""
-
-
-class Sym:
-    """A symbolic number: the expression tree of the arithmetic done on it (and its value, if known)."""
-
-    __slots__ = ("tree", "val")
-    __array_ufunc__ = None
-
-    def __init__(self, tree: Any, val: float | None = None):
-        self.tree, self.val = tree, val
-
-    def _op(self, name: str, *args: Any) -> Sym:
-        vals = [a.val if isinstance(a, Sym) else a for a in args]
-        val = None if None in vals else _PY[name](*vals)
-        tree = (name, *[a.tree if isinstance(a, Sym) else ("num", a) for a in args])
-        return Sym(tree + (tuple(vals),) if name in _TESTS else tree, val)  # a test keeps its operands
-
-    __add__ = lambda a, b: a._op("+", a, b)
-    __radd__ = lambda a, b: a._op("+", b, a)
-    __sub__ = lambda a, b: a._op("-", a, b)
-    __rsub__ = lambda a, b: a._op("-", b, a)
-    __mul__ = lambda a, b: a._op("*", a, b)
-    __rmul__ = lambda a, b: a._op("*", b, a)
-    __truediv__ = lambda a, b: a._op("/", a, b)
-    __rtruediv__ = lambda a, b: a._op("/", b, a)
-    __pow__ = lambda a, b: a._op("**", a, b)
-    __rpow__ = lambda a, b: a._op("**", b, a)
-    __neg__ = lambda a: a._op("neg", a)
-    __le__ = lambda a, b: a._op("<=", a, b)
-    __gt__ = lambda a, b: a._op(">", a, b)
-    __lt__ = lambda a, b: a._op("<", a, b)
-    __ge__ = lambda a, b: a._op(">=", a, b)
-    __eq__ = lambda a, b: a._op("==", a, b)  # symbolic too: a branch on it is Untraceable, never silently False
-    __hash__ = None  # type: ignore[assignment]
-
-    def __float__(self) -> float:
-        if self.val is None:
-            raise Untraceable("a rule reads the value of a symbolic number")
-        return float(self.val)
-
-    def log(self) -> Sym:
-        return self._op("ln", self)
-
-    def __bool__(self) -> bool:
-        if self.val is None:
-            raise Untraceable("a rule branches on a symbolic number")
-        return bool(self.val)
-
-
-_PY: dict[str, Callable[..., Any]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
-    "neg": operator.neg, "<=": operator.le, ">": operator.gt, "==": operator.eq, "<": operator.lt, ">=": operator.ge,
-    "ln": math.log, "where": lambda c, a, b: a if c else b}
-
-
-_TESTS = ("<=", ">", "==", "<", ">=")
-
-
 def ln(x: Any) -> Any:
-    """ln for a float, a Value or a Sym (a rule that uses it can be differentiated again)."""
+    """ln for a float, or for a Value or symbolic number (a rule that uses it can be differentiated again)."""
     return math.log(x) if isinstance(x, (int, float)) else x.log()
 
 
 def where(cond: Any, a: Any, b: Any) -> Any:
-    """`a if cond else b`, kept as one expression when cond is symbolic."""
-    return cond._op("where", cond, a, b) if isinstance(cond, Sym) else a if cond else b
+    """`a if cond else b`, kept as one expression when cond is symbolic (tinygrad_bp.codegen.Sym)."""
+    return cond.where(a, b) if hasattr(cond, "where") else a if cond else b
 
 
 def value(x: Any) -> Any:
-    """The number behind a Value, for rules that branch on it (a Sym stays symbolic: see `where`)."""
-    return x if isinstance(x, Sym) else getattr(x, "data", x)
+    """The number behind a Value, for rules that branch on it (a symbolic number stays symbolic)."""
+    return x if hasattr(x, "tree") else getattr(x, "data", x)
 
 
 # --- the ops ------------------------------------------------------------------------
@@ -277,102 +242,3 @@ def partials(op: Op, inputs: Sequence[Any], out: Any) -> list[Any]:
     return result
 
 
-# --- the backward pass, generated from the rules --------------------------------------
-
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "**": 4}
-
-
-def python(tree: Any) -> tuple[str, int]:
-    """Python source for a Sym's tree, with its precedence (parentheses only where the tree needs them)."""
-    kind = tree[0]
-    if kind == "name":
-        return tree[1], 5
-    if kind == "num":
-        if not math.isfinite(tree[1]):
-            raise Untraceable(f"no Python literal for {tree[1]!r}")
-        return repr(float(tree[1])), 3 if tree[1] < 0 else 5
-    args = [python(t) for t in tree[1:4 if kind == "where" else 3]]
-    if kind == "where":
-        return f"({args[1][0]} if {args[0][0]} else {args[2][0]})", 5
-    if kind in _TESTS:
-        return f"{args[0][0]} {kind} {args[1][0]}", 0
-    if kind == "ln":
-        return f"_ln({args[0][0]})", 5
-    p = _PREC[kind]
-    if kind == "neg":
-        return "-" + (args[0][0] if args[0][1] >= p else f"({args[0][0]})"), p
-    (a, pa), (b, pb) = args
-    right = kind == "**"  # the one right-associative operator
-    a = a if pa > p or (pa == p and not right) else f"({a})"
-    b = b if pb > p or (pb == p and right) else f"({b})"
-    return f"{a} {kind} {b}", p
-
-
-def forward_source(f: Callable[..., Any], args: Sequence[str]) -> str | None:
-    """A forward function (or a Fold's step) as one Python expression of the named arguments (None: it
-    branches or calls out)."""
-    try:
-        out = f(*[Sym(("name", a)) for a in args])
-        return python(out.tree)[0] if isinstance(out, Sym) else None
-    except (Untraceable, TypeError):
-        return None
-
-
-def _add(target: str, p: Any) -> str:
-    """`target.grad += g * p`, without multiplying by a constant ±1 (g * 1.0 is g, bit for bit)."""
-    if not isinstance(p, Sym) and p in (1.0, -1.0):
-        return f"{target}.grad {'+' if p > 0 else '-'}= g"
-    return f"{target}.grad += {python(('*', ('name', 'g'), p.tree if isinstance(p, Sym) else ('num', p)))[0]}"
-
-
-def _case(op: Op) -> list[str] | None:
-    """The lines that add g·∂v/∂c to each input c of a node v made by op (None: no single expression)."""
-    stars = op.layout.count("*")
-    if not stars:  # one name per input: a, b = prev
-        names = list(op.layout)
-        unpack = [f"{', '.join(names)}{',' if len(names) == 1 else ''} = prev"]
-    else:  # runs of equal length, looped over together as e0, e1, ...
-        names = [f"e{i}" if kind == "*" else "prev[-1]" for i, kind in enumerate(op.layout)]
-        unpack = []
-    try:
-        ps = op.local(*[Sym(("name", f"{name}.data")) for name in names], Sym(("name", "v.data")))
-        adds = [_add(name, p) for name, p in zip(names, ps)]
-    except Untraceable:
-        return None
-    if not stars:
-        return unpack + adds
-    lines = ["if not g:  # adds ±0 everywhere: no bit changes when every input is finite", "    s = 0.0",
-             "    for c in prev:", "        s += c.data", "    if s - s == 0.0:", "        continue"]
-    if stars == 1 and "?" not in op.layout:
-        return lines + ["for e0 in prev:", "    " + adds[0]]
-    spans = ["prev[:n]"] + [f"prev[{i}*n:{i + 1}*n]".replace("1*n", "n") for i in range(1, stars)]
-    lines += [f"n = len(prev) // {stars}", f"for {', '.join(names[:stars])} in zip({', '.join(spans)}):"]
-    lines += ["    " + line for line in adds[:stars]]
-    if "?" in op.layout:
-        lines += [f"if len(prev) % {stars}:", "    " + adds[-1]]
-    return lines
-
-
-def generated_chain_rule() -> str:
-    """Source of `chain_rule(nodes)`: for each interior node, latest first, add g·∂v/∂c to each input c.
-
-    Each `bounded` op whose rule is one expression gets its own inlined case (the
-    zero-gradient skip is valid for those: finite inputs give finite partials); the
-    others go through `checked(v)`, the engine's partials with its overflow check.
-    """
-    lines = ["def chain_rule(nodes):", "    for v in reversed(nodes):",
-             "        op, g, prev = v._op, v.grad, v._prev"]
-    for key, op in OPS.items():
-        case = _case(op) if op.bounded and op.local else None
-        if case:
-            lines += [f"        {'elif' if len(lines) > 3 else 'if'} op is {key}:", *(f"            {c}" for c in case)]
-    lines += ["        else:", "            for c, p in zip(prev, checked(v)):", "                c.grad += g * p"]
-    return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:] != ["--show"]:
-        sys.exit("usage: python -m tinygrad_bp.ops --show   (prints the generated backward pass)")
-    print(generated_chain_rule(), end="")

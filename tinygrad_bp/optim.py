@@ -12,7 +12,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from tinygrad_bp.engine import Value, is_real
+from tinygrad_bp.engine import Value
+from tinygrad_bp.ops import is_real
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 
