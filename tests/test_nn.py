@@ -371,3 +371,29 @@ def test_save_and_load_delegate_to_modelfile(monkeypatch, tmp_path):
     model.save(path)
     assert MLP.load(path) == "loaded"
     assert calls == [("save", model, path), ("load", path)]
+
+
+def test_a_weight_appended_to_a_neuron_is_refused_not_misread():
+    m = MLP(1, [1], seed=0)
+    m.layers[0].neurons[0].w.append(Value(0.5))  # the net would read 2 weights, 0 inputs... and a wrong bias
+    with pytest.raises(ValueError, match=r"o1: 2 weights for 1 inputs \(nin = 1\).*neuron.w or .b was changed"):
+        m([0.3])
+
+
+def test_an_mlp_refuses_unordered_inputs_and_takes_a_0d_array():
+    m = MLP(2, [1], seed=0)
+    for bad in ({0.1, 0.2}, {"a": 0.1, "b": 0.2}):
+        with pytest.raises(TypeError, match=f"MLP: inputs must be a sequence .* got {type(bad).__name__}"):
+            m(bad)
+    one = MLP(1, [1], seed=0)
+    w, b = one.layers[0].neurons[0].w[0].data, one.layers[0].neurons[0].b.data
+    assert one(np.array(0.5)).data == w * 0.5 + b  # by hand: the linear unit's net
+
+
+def test_a_complex_leaf_data_set_after_the_forward_pass_is_refused_by_backward():
+    x = Value(0.5, label="x")
+    y = (x * 3.0).tanh()
+    x.data = 1j
+    with pytest.raises(TypeError, match=r"backward: leaf 'x' holds .data = 1j: expected a float"):
+        y.backward()
+    assert x.grad == 0.0

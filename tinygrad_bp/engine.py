@@ -99,14 +99,12 @@ class Value:
         return node(ops.NET, *weights, *inputs, *([] if bias is None else [bias]), label=label)
 
     def backward(self) -> None:
-        """Set d self/d self = 1 and apply the chain rule in reverse topological order.
-
-        Leaves ADD this pass's gradient (as in PyTorch), all or nothing: a pass that raises or is
-        interrupted leaves them as they were.  Interior nodes hold this pass's gradient.  Passes from
-        several threads run one at a time, so graphs that share nodes give each leaf the sum."""
+        """Set d self/d self = 1 and apply the chain rule in reverse topological order.  Leaves ADD this pass's
+        gradient (as in PyTorch), all or nothing: a pass that raises or is interrupted leaves them as they were.
+        Interior nodes hold this pass's gradient.  Passes from several threads run one at a time."""
         with _one_pass_at_a_time:
             interior = topological_order(self, leaves := [])
-            before = [g if type(g := v.grad) is float else _leaf_grad(v) for v in leaves]  # before any change
+            before = [g if type(g := v.grad) is float and type(v.data) is float else _leaf(v) for v in leaves]
             try:
                 for v in interior + leaves:
                     v.grad = 0.0
@@ -122,10 +120,12 @@ class Value:
 _one_pass_at_a_time, _grad = threading.RLock(), attrgetter("grad")
 
 
-def _leaf_grad(v: Value) -> float:  # a leaf's grad that is not a float: an int (micrograd's zero_grad sets 0)
-    if is_real(v.grad):
-        return float(v.grad)
-    raise TypeError(f"backward: leaf {v.label or v.data!r} holds .grad = {v.grad!r:.40}: expected a float")
+def _leaf(v: Value) -> float:  # checked before any change: ints pass (micrograd's zero_grad sets grad = 0)
+    for name, x in (("data", v.data), ("grad", v.grad)):
+        if not is_real(x):
+            raise TypeError(f"backward: leaf {v.label or v.data!r} holds .{name} = {x!r:.40}: expected a float")
+    v.data = float(v.data)
+    return float(v.grad)
 
 
 def node(op: Op, *inputs: Value | float, label: str = "") -> Value:
@@ -181,8 +181,8 @@ def _shown(inputs: Sequence[Value]) -> str:  # the first inputs' data, for error
 
 
 def checked(v: Value) -> list[float]:
-    """∂v/∂input for each input of v as floats; one that overflows from finite data (d/dx 1/x at 1e-200) is an
-    OverflowError, except with respect to a constant (x / 1e-200), whose gradient nobody asks for."""
+    """∂v/∂input for each input as floats; overflowing from finite data (d/dx 1/x at 1e-200) is an OverflowError,
+    except with respect to a constant (x / 1e-200), whose gradient nobody asks for."""
     data = [c.data for c in v._prev]
     try:
         ps = ops.partials(v._op, data, v.data)
@@ -203,9 +203,8 @@ def chain_rule(nodes: list[Value]) -> None:
 
 
 def topological_order(root: Value, leaves: list[Value] | None = None) -> list[Value]:
-    """Every node of root's graph after all of its inputs (given a list `leaves`, the leaves go there).
-
-    Depth first with one flat stack (deep graphs are fine): a node, None once it is expanded, its inputs."""
+    """Every node of root's graph after its inputs (given a list `leaves`, the leaves go there); depth first with
+    one flat stack, so deep graphs are fine: a node, None once it is expanded, then its inputs."""
     order: list[Value] = []
     visited: set[Value] = set()
     stack: list[Value | None] = [root]

@@ -127,6 +127,9 @@ class Neuron(Module):
 
     def _forward(self, xs: Sequence[Value]) -> Value:
         # xs are Values of the right length (checked by the caller); built by the engine's fast path
+        if len(self.w) != len(xs) or type(self.b) is not Value:
+            raise ValueError(f"{self._name}: {len(self.w)} weights for {len(xs)} inputs (nin = {self.nin}) and bias "
+                             f"{type(self.b).__name__}: neuron.w or .b was changed; keep nin weights and a Value bias")
         net = maker(NET)((*self.w, *xs, self.b), self._net_label, NET)
         act = self._act
         return net if act is None else maker(act)((net,), self._out_label, act)
@@ -271,8 +274,11 @@ class MLP(Module):
 
     def __call__(self, x: Any) -> Value | list[Value]:
         """Forward pass; floats become leaves "i1", "i2", ...; one output neuron gives a Value."""
-        if isinstance(x, Value) or not hasattr(x, "__len__"):
-            x = [x]  # one input given bare
+        if isinstance(x, (set, frozenset, dict, str, bytes)) or hasattr(x, "keys"):
+            raise TypeError(f"MLP: inputs must be a sequence of numbers (a list, a tuple, a numpy row), got "
+                            f"{type(x).__name__} (a set or dict has no order of inputs)")
+        if isinstance(x, Value) or not hasattr(x, "__len__") or getattr(x, "ndim", None) == 0:
+            x = [x]  # one input given bare (a number, a Value, a 0-d numpy array)
         if len(x) != self.nin:
             raise ValueError(f"MLP: expected {self.nin} inputs, got {len(x)}")
         xs = [_as_value(xi, lab) for xi, lab in zip(x, self._input_labels)]
