@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 
 from tinygrad_bp import codegen, ops
 from tinygrad_bp.engine import Value, topological_order
 
-__all__ = ["explain"]
+__all__ = ["explain", "formula", "format_number"]
 
 _OP_WORDS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
 
@@ -32,7 +33,7 @@ def _neg(x: float) -> str:
     return f"−({_num(x)})" if x < 0 else f"−{_num(x)}"
 
 
-def _num(x: float) -> str:
+def format_number(x: float) -> str:
     """9 decimals like the seeds (0.74136507, 0.000438568), 9 significant digits outside [1e-4, 1e9)."""
     if x == 0:
         return "0"
@@ -41,6 +42,9 @@ def _num(x: float) -> str:
     if 1e-4 <= abs(x) < 1e9:
         return f"{x:.9f}".rstrip("0").rstrip(".")
     return f"{x:.9g}"
+
+
+_num = format_number
 
 
 class _Edge:
@@ -172,12 +176,18 @@ def _local_formula(g: _Graph, top: Value, v: Value) -> str | None:
 
 
 def _formula_at(g: _Graph, top: Value, v: Value, p: int) -> str | None:
-    """The local derivative of top with respect to its input at position p (which is v), as a formula.
+    """The local derivative of top with respect to its input at position p (which is v), as a formula."""
+    return formula(top, p, g.name, g.term)
 
-    It is the op's own rule (tinygrad_bp.ops) applied to symbolic numbers named after the nodes.
+
+def formula(top: Value, position: int, name: Callable[[Value], str], term: Callable[[Value], str]) -> str:
+    """∂top/∂(its input at `position`) in the derivations' notation (1 − out², out·(1 − out)).
+
+    It is the op's own rule (tinygrad_bp.ops) applied to symbolic numbers: `name(top)` for the output,
+    `term(c)` for each input c.
     """
-    inputs = [codegen.Sym(("name", g.term(c)), c.data) for c in top._prev]
-    partial = ops.partials(top._op, inputs, codegen.Sym(("name", g.name(top)), top.data))[p]
+    inputs = [codegen.Sym(("name", term(c)), c.data) for c in top._prev]
+    partial = ops.partials(top._op, inputs, codegen.Sym(("name", name(top)), top.data))[position]
     return _math(partial.tree if isinstance(partial, codegen.Sym) else ("num", partial))[0]
 
 

@@ -25,7 +25,6 @@ import base64
 import hashlib
 import html
 import json
-import math
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -35,6 +34,8 @@ from typing import Any
 
 from tinygrad_bp.atomic import check_target, write_atomic
 from tinygrad_bp.engine import Value, topological_order
+from tinygrad_bp.explain import format_number as _num
+from tinygrad_bp.explain import formula
 from tinygrad_bp.nn import unit_name
 from tinygrad_bp.viz import draw_graph, to_svg
 
@@ -42,17 +43,6 @@ __all__ = ["Step", "backward_steps", "page", "Stepper", "stepper"]
 
 MAX_TERMS = 8  # a sum shows this many terms, then "… (k more terms)", as explain does
 _OP_WORDS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}  # explain's names of unnamed nodes
-
-
-def _num(x: float) -> str:
-    """explain's number format: 9 decimals, 9 significant digits outside [1e-4, 1e9)."""
-    if x == 0:
-        return "0"
-    if not math.isfinite(x):
-        return repr(x)
-    if 1e-4 <= abs(x) < 1e9:
-        return f"{x:.9f}".rstrip("0").rstrip(".")
-    return f"{x:.9g}"
 
 
 def _neg(x: float) -> str:
@@ -167,41 +157,7 @@ class _Graph:
                        for k, t in enumerate(terms))  # type: ignore[union-attr]
 
     def _formula_at(self, top: Value, v: Value, p: int) -> str | None:
-        op, prev, out = top.op, top.children, self.name(top)
-        if op == "net":
-            n = len(prev) // 2
-            if p < n:
-                return self.term(prev[n + p])
-            return self.term(prev[p - n]) if p < 2 * n else "1"
-        if op in ("+", "sum"):
-            return "1"
-        if op == "-":
-            return "1" if p == 0 else "−1"
-        if op == "neg":
-            return "−1"
-        if op == "*":
-            return self.term(prev[1 - p])
-        if op == "/":
-            return f"1/{self.term(prev[1])}" if p == 0 else f"−{out}/{self.term(prev[1])}"
-        if op == "sigmoid":
-            return f"{out}·(1 − {out})"
-        if op == "tanh":
-            return f"1 − {out}²"
-        if op == "exp":
-            return out
-        if op == "log":
-            return f"1/{self.term(v)}"
-        if op == "relu":
-            if v.data <= 0:
-                return f"0 ({self.term(v)} ≤ 0)"
-            return f"1 ({self.term(v)} > 0)" if v.data > 0 else f"1 ({self.term(v)} is NaN, as in PyTorch)"
-        if op == "**" and len(prev) == 2:
-            a, b = self.term(prev[0]), self.term(prev[1])
-            return f"{b}·{a}^({b} − 1)" if p == 0 else f"{out}·ln {a}"
-        k = getattr(top.op, "exponent", None)  # x ** k: where the op's name carries its exponent
-        if op == "**" and isinstance(k, float):
-            return f"{_num(k)}·{self.term(v)}^{_num(k - 1)}"
-        return None
+        return formula(top, p, self.name, self.term)
 
     def factor_line(self, top: Value, v: Value, factor: float) -> str:
         """`∂top/∂v = formula = number   (op)`, as explain's "where" lines."""
