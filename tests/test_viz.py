@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sysconfig
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -87,7 +88,7 @@ ATTR_RULES = {
     "points": r"[-\d., ]+", "d": r"[-\d., MCLZ]+", "x": r"-?[\d.]+", "y": r"-?[\d.]+",
     "width": r"[\d.]+pt", "height": r"[\d.]+pt", "viewBox": r"[-\d. ]+",
     "transform": r"scale\([\d. ]+\) rotate\(0\) translate\([-\d. ]+\)",
-    "text-anchor": r"start|middle|end", "font-family": r"Helvetica,sans-Serif", "font-weight": r"bold",
+    "text-anchor": r"start|middle|end", "font-family": r"Arial", "font-weight": r"bold",
     "font-size": r"[\d.]+", "stroke-width": r"[\d.]+", "stroke-dasharray": r"[\d,]+",
     "{http://www.w3.org/XML/1998/namespace}space": r"preserve",
 }
@@ -170,26 +171,33 @@ def test_worked_example_nodes_data_grads(renderer):
     assert fill(by["w1"]) == fill(by["b_o2"]) and fill(by["i1"]) == fill(by["target_o1"])
 
 
+def cluster_boxes(root: ET.Element) -> dict[str, tuple[float, float, float, float]]:
+    """Each cluster's box by its title ("h1 (hidden layer)": the title's texts joined)."""
+    return {"".join(texts(c)[:2]) if len(texts(c)) > 1 else texts(c)[0]: bbox(c) for c in groups(root, "cluster")}
+
+
+NEURONS = {"h1": ["w1", "w2", "b_h1", "net_h1", "out_h1"], "h2": ["w3", "w4", "b_h2", "net_h2", "out_h2"],
+           "o1": ["w5", "w6", "b_o1", "net_o1", "out_o1"], "o2": ["w7", "w8", "b_o2", "net_o2", "out_o2"]}
+LAYER = {"h1": "hidden layer", "h2": "hidden layer", "o1": "output layer", "o2": "output layer"}
+
+
 @pytest.mark.parametrize("renderer", RENDERERS)
 def test_worked_example_clusters(renderer):
     E, _ = worked_example()
     root = parse(to_svg(E, renderer=renderer))
     by = nodes_by_label(root)
-    clusters = {texts(c)[0]: bbox(c) for c in groups(root, "cluster")}
-    assert set(clusters) == {"inputs", "hidden layer", "output layer", "h1", "h2", "o1", "o2"}
-    members = {"h1": ["w1", "w2", "b_h1", "net_h1", "out_h1"], "h2": ["w3", "w4", "b_h2", "net_h2", "out_h2"],
-               "o1": ["w5", "w6", "b_o1", "net_o1", "out_o1"], "o2": ["w7", "w8", "b_o2", "net_o2", "out_o2"]}
-    layer = {"h1": "hidden layer", "h2": "hidden layer", "o1": "output layer", "o2": "output layer"}
-    for neuron, labels in members.items():
-        assert inside(clusters[neuron], clusters[layer[neuron]])
+    clusters = cluster_boxes(root)
+    # one box a neuron, titled with its layer: its weights, bias, net and activation inside, nothing else
+    assert set(clusters) == {f"{n} ({LAYER[n]})" for n in NEURONS}
+    for neuron, labels in NEURONS.items():
         for lab in labels:
-            assert inside(bbox(by[lab]), clusters[neuron]), (lab, neuron)
-            others = set(members) - {neuron}
-            assert not any(inside(bbox(by[lab]), clusters[o]) for o in others)
-    for lab in ("i1", "i2"):
-        assert inside(bbox(by[lab]), clusters["inputs"])
-    for lab in ("E", "target_o1", "E_o2"):
+            assert inside(bbox(by[lab]), clusters[f"{neuron} ({LAYER[neuron]})"]), (lab, neuron)
+            assert sum(inside(bbox(by[lab]), c) for c in clusters.values()) == 1
+    for lab in ("i1", "i2", "E", "target_o1", "E_o2"):
         assert not any(inside(bbox(by[lab]), c) for c in clusters.values())
+    # collapsed, a layer is a column of neuron nodes: boxed and titled, the inputs too
+    root = parse(to_svg(E, renderer=renderer, collapse=True))
+    assert set(cluster_boxes(root)) == {"inputs", "hidden layer", "output layer"}
 
 
 def test_hand_built_network_shared_bias_sits_in_its_layer():
@@ -197,10 +205,13 @@ def test_hand_built_network_shared_bias_sits_in_its_layer():
     assert f"{E.data:.9f}" == "0.298371109"
     root = parse(to_svg(E))
     by = nodes_by_label(root)
-    clusters = {texts(c)[0]: bbox(c) for c in groups(root, "cluster")}
-    assert inside(bbox(by["b1"]), clusters["hidden layer"]) and inside(bbox(by["b2"]), clusters["output layer"])
-    assert not inside(bbox(by["b1"]), clusters["h1"]) and not inside(bbox(by["b1"]), clusters["h2"])
-    assert inside(bbox(by["w5"]), clusters["o1"]) and f"grad {g4(SEED_GRAD['w5'])}" in texts(by["w5"])
+    clusters = cluster_boxes(root)
+    # b1, shared by h1 and h2, is in no neuron's box but in the column of the hidden layer's weights
+    for shared, weight in (("b1", "w1"), ("b2", "w5")):
+        assert not any(inside(bbox(by[shared]), c) for c in clusters.values())
+        (x0, _, x1, _), (u0, _, u1, _) = bbox(by[shared]), bbox(by[weight])
+        assert x0 < u1 and u0 < x1, (shared, weight)
+    assert inside(bbox(by["w5"]), clusters["o1 (output layer)"]) and f"grad {g4(SEED_GRAD['w5'])}" in texts(by["w5"])
 
 
 @pytest.mark.parametrize("renderer", RENDERERS)
@@ -495,14 +506,17 @@ def test_bad_path_is_refused_before_rendering(tmp_path, monkeypatch, path, error
 
 
 def cluster_titles(g) -> list[str]:
-    return re.findall(r"label=<<B>(.*?)</B>>", g.source)
+    """The layer titles of a collapsed drawing's clusters, or the layers named in each neuron box's title."""
+    return re.findall(r"label=<<B>(.*?)</B>>", g.source) or re.findall(r"label=<<B>[^<]*</B> \((.*?)\)>", g.source)
 
 
 def test_layer_titles_count_depth_so_a_batch_of_forward_passes_keeps_them():
     from tinygrad_bp.losses import mse
     m = MLP(2, [3, 3, 1], seed=1)
     L = mse([m([0.1, 0.2]), m([0.3, 0.4])], [1.0, 0.0])  # two copies of the network in one graph
-    assert cluster_titles(draw_graph(L)) == ["inputs", *["hidden layer 1", "hidden layer 2", "output layer"] * 2]
+    assert cluster_titles(draw_graph(L, collapse=True)) == ["inputs", *["hidden layer 1", "hidden layer 2",
+                                                                         "output layer"] * 2]
+    assert cluster_titles(draw_graph(L)) == [*["hidden layer 1"] * 3, *["hidden layer 2"] * 3, "output layer"] * 2
 
 
 def test_nets_reading_the_same_constants_form_one_layer():
@@ -510,7 +524,8 @@ def test_nets_reading_the_same_constants_form_one_layer():
     w = [Value(v, label=f"w{k + 1}") for k, v in enumerate([v for layer in WEIGHTS for row in layer for v in row])]
     h = [Value.net(w[2 * j:2 * j + 2], [0.05, 0.10], 0.35).sigmoid() for j in range(2)]
     o = [Value.net(w[4 + 2 * k:6 + 2 * k], h, 0.60).sigmoid() for k in range(2)]
-    assert cluster_titles(draw_graph(o[0] + o[1])) == ["inputs", "hidden layer", "output layer"]
+    assert cluster_titles(draw_graph(o[0] + o[1], collapse=True)) == ["inputs", "hidden layer", "output layer"]
+    assert cluster_titles(draw_graph(o[0] + o[1])) == ["hidden layer"] * 2 + ["output layer"] * 2
 
 
 def test_parameters_may_be_a_model_and_anything_else_is_named():
@@ -795,3 +810,151 @@ def test_micrograds_draw_dot_runs_unchanged_on_our_values(tmp_path):
         assert len([g for g in svg.iter(SVG + "g") if g.get("class") == "node"]) == 7 + 2  # values, ops
     with pytest.raises(TypeError, match="render: collapse apply to drawing a Value; a Digraph is rendered as it is"):
         viz.render(draw_dot(out), tmp_path / "n.svg", collapse=True)
+
+
+# --- the worked example's drawing, judged against the derivation's figure of the 2-2-2 network ---------
+
+def bezier_points(d: str, n: int = 16) -> list[tuple[float, float]]:
+    """Points along an SVG path of Graphviz's form "Mx,y C x,y x,y x,y ...", n per cubic piece."""
+    nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", d)]
+    pts = list(zip(nums[0::2], nums[1::2]))
+    out = [pts[0]]
+    for i in range(0, len(pts) - 3, 3):
+        p0, p1, p2, p3 = pts[i:i + 4]
+        for k in range(1, n + 1):
+            t = k / n
+            a, b, c, e = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t ** 3
+            out.append((a * p0[0] + b * p1[0] + c * p2[0] + e * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + e * p3[1]))
+    return out
+
+
+def distance(p: tuple[float, float], curve: list[tuple[float, float]]) -> float:
+    return min(math.hypot(p[0] - x, p[1] - y) for x, y in curve)
+
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_the_worked_examples_drawing_reads_like_the_derivations_figure(renderer):
+    # The figure: inputs i1 over i2 | hidden h1 over h2 | outputs o1 over o2, weights w1..w8 in that order.
+    # Before: the layers stair-stepped, w2 stood above w1, edges to net_o2 crossed neuron o1, the input
+    # edges' labels sat at their tails, the ½ of E were boxes "data 0.5 / grad 0.5496".
+    E, model = worked_example()
+    root = parse(to_svg(E, renderer=renderer, edge_derivatives=True, parameters=model.parameters()))
+    by = nodes_by_label(root)
+    clusters = cluster_boxes(root)
+    box = {n: clusters[f"{n} ({LAYER[n]})"] for n in NEURONS}
+    # columns, left to right: inputs | hidden layer | output layer | loss
+    columns = [[bbox(by["i1"]), bbox(by["i2"])], [box["h1"], box["h2"]], [box["o1"], box["o2"]],
+               [bbox(by[n]) for n in ("E_o1", "E_o2", "E")]]
+    for a, b in zip(columns, columns[1:]):
+        assert max(r[2] for r in a) < min(r[0] for r in b)
+    # rows, not stairs: h1 beside o1, h2 beside o2, the inputs between the hidden neurons' tops and bottoms
+    for h, o in (("h1", "o1"), ("h2", "o2")):
+        assert box[h][1] < box[o][3] and box[o][1] < box[h][3], (h, o)
+    assert box["h1"][1] < bbox(by["i1"])[1] and bbox(by["i2"])[3] < box["h2"][3]
+    # top to bottom in the derivation's order (SVG's y grows downward)
+    for column in (["i1", "i2"], ["w1", "w2", "b_h1"], ["w3", "w4", "b_h2"], ["w5", "w6", "b_o1"],
+                   ["w7", "w8", "b_o2"], ["net_h1", "net_h2"], ["net_o1", "net_o2"]):
+        tops = [bbox(by[n])[1] for n in column]
+        assert tops == sorted(tops), column
+    # no edge through the box of a neuron that is neither its tail's nor its head's
+    owner = {title(by[lab]): n for n, labs in NEURONS.items() for lab in labs}
+    edges = []
+    for e in groups(root, "edge"):
+        tail, head = title(e).split("->")
+        curve = bezier_points(e.find(SVG + "path").get("d"))
+        edges.append((tail, head, curve, e))
+        for n, (x0, y0, x1, y1) in box.items():
+            if n not in (owner.get(tail), owner.get(head)):
+                assert not [p for p in curve if x0 + 1 < p[0] < x1 - 1 and y0 + 1 < p[1] < y1 - 1], (tail, head, n)
+    # each label belongs visibly to its edge: nearer to it than to any other, or tied to it by a line
+    n_decorated = 0
+    for tail, head, curve, e in edges:
+        for t in e.iter(SVG + "text"):
+            line = e.find(SVG + "polyline")
+            if line is not None:  # Graphviz's decorate: the label underlined, then a line to its edge
+                pts = [tuple(map(float, p.split(","))) for p in line.get("points").split()]
+                assert distance(pts[-1], curve) < 4 and abs(pts[0][1] - float(t.get("y"))) < 5
+                n_decorated += 1
+                continue
+            centre = (float(t.get("x")), float(t.get("y")) - 3)
+            own = distance(centre, curve)
+            assert all(own < distance(centre, other) for _, _, other, f in edges if f is not e), (tail, head)
+    assert n_decorated == 8  # the inputs' edges into the four net nodes: the long ones, which cross
+    # the constants ½ of E = ½ (t − a)²: their value, no data/grad box
+    halves = [g for g in groups(root, "node") if texts(g) == ["0.5"]]
+    assert len(halves) == 2 and not any(t.startswith("grad") for g in halves for t in texts(g))
+    assert not any(g for g in groups(root, "node") if "data 0.5" in texts(g) and len(texts(g)) == 2)
+
+
+# --- text fits its box in the viewers people use ---------------------------------------------------
+
+def _only(svg: str, keep: str) -> str:
+    """The SVG with edges and backgrounds removed and, of nodes and clusters, only the texts in black
+    (keep="text") or only their boxes filled black (keep="box")."""
+    import copy
+    ET.register_namespace("", "http://www.w3.org/2000/svg")
+    root = copy.deepcopy(ET.fromstring(svg))
+    graph = next(g for g in root.iter(SVG + "g") if g.get("class") == "graph")
+    for child in list(graph):
+        if child.tag in (SVG + "polygon", SVG + "text", SVG + "path") or child.get("class") == "edge":
+            graph.remove(child)
+    for g in [g for g in graph if g.get("class") in ("node", "cluster")]:
+        for child in list(g):
+            tag = child.tag.removeprefix(SVG)
+            if tag == "title":
+                continue
+            if keep == "text" and tag == "text":
+                child.set("fill", "black")
+            elif keep == "box" and tag in ("polygon", "path", "ellipse"):
+                child.set("fill", "black")
+                child.set("stroke", "black")
+            else:
+                g.remove(child)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _raster(svg: str, viewer: str, tmp_path: Path, name: str):
+    from PIL import Image
+    path = tmp_path / f"{name}.svg"
+    path.write_text(svg, encoding="utf-8")
+    png = tmp_path / f"{name}.png"
+    if viewer == "rsvg-convert":
+        subprocess.run(["rsvg-convert", "-b", "white", str(path), "-o", str(png)], check=True, timeout=120)
+    else:  # Debian's chromium, headless, one CSS pixel a device pixel (96 dpi: 4/3 pixels a point)
+        w, h = (float(v) for v in re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups())
+        subprocess.run([viewer, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--force-device-scale-factor=1", f"--window-size={int(w * 4 / 3) + 2},{int(h * 4 / 3) + 2}",
+                        f"--screenshot={png}", path.as_uri()], check=True, capture_output=True, timeout=120)
+    return Image.open(png).convert("L")
+
+
+def spilled_pixels(svg: str, viewer: str, tmp_path: Path) -> list[tuple[int, int]]:
+    """Pixels of node and cluster text that `viewer` draws outside every box: the SVG is drawn twice,
+    once its texts alone, once its boxes alone, filled; a dark text pixel must fall on a box."""
+    texts_ = _raster(_only(svg, "text"), viewer, tmp_path, "texts")
+    boxes = _raster(_only(svg, "box"), viewer, tmp_path, "boxes")
+    assert texts_.size == boxes.size
+    t, b = texts_.load(), boxes.load()
+    return [(x, y) for y in range(texts_.height) for x in range(texts_.width) if t[x, y] < 128 and b[x, y] > 250]
+
+
+VIEWERS = [pytest.param(v, marks=pytest.mark.skipif(shutil.which(v) is None, reason=f"{v} is not installed"))
+           for v in ("rsvg-convert", "chromium")]
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_text_fits_its_box_in_librsvg_and_chromium(renderer, viewer, tmp_path):
+    # graphviz-pure's SVG in librsvg had "grad 0.003804" out of i1's box and "data 0.2984" out of E's:
+    # it named the font "Helvetica,sans-Serif", which fontconfig gives DejaVu Sans, 12% wider than the
+    # Helvetica metrics the layout measured with
+    pytest.importorskip("PIL")
+    E, model = worked_example()
+    svg = to_svg(E, renderer=renderer, edge_derivatives=True, parameters=model.parameters())
+    assert spilled_pixels(svg, viewer, tmp_path) == []
+    if viewer == "rsvg-convert":
+        assert spilled_pixels(to_svg(E, renderer=renderer, collapse=True), viewer, tmp_path) == []
+        # the check sees a spill: the same drawing with its boxes 10% narrower than the texts need
+        narrow = re.sub(r'(<g id="node\d+" class="node">.*?</g>)', lambda m: m.group(1).replace(
+            'font-size="11.00"', 'font-size="12.50"'), svg, flags=re.S)
+        assert len(spilled_pixels(narrow, viewer, tmp_path)) > 100

@@ -5,7 +5,8 @@ forward pass, and with `edge_derivatives=True` carry the local derivative
 ∂out/∂in that the backward pass multiplies along them.  Neurons (a "net" node
 with its own weights and bias, and the activation that consumes it) and layers
 (neurons whose net nodes read the same inputs) are found from the graph's
-structure and drawn as clusters; `collapse=True` draws each neuron as one node.
+structure: each neuron is a box, each layer a column; `collapse=True` draws each
+neuron as one node.
 
 User text (labels) only ever reaches the picture as escaped text of an HTML-like
 label: node names are ids ("n0", "n1", ...), no URL/tooltip/id/class is set.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -29,8 +31,8 @@ from tinygrad_bp.atomic import check_target, write_atomic
 from tinygrad_bp.engine import Value, topological_order
 from tinygrad_bp.nn import unit_name
 
-__all__ = ["draw_graph", "to_svg", "render", "to_html", "find_renderer", "output_format", "FORMATS", "RENDERERS",
-           "RenderError", "RendererNotFoundError", "RenderTimeoutError"]
+__all__ = ["draw_graph", "to_svg", "render", "to_html", "find_renderer", "output_format", "is_constant", "FORMATS",
+           "RENDERERS", "RenderError", "RendererNotFoundError", "RenderTimeoutError"]
 
 RENDERERS = ("dot", "graphviz-pure")
 """Renderer commands tried in this order."""
@@ -41,8 +43,14 @@ LARGE_GRAPH = 150
 """From this many drawn nodes on, layout effort is limited (mclimit/nslimit): fan-in otherwise takes minutes."""
 LARGE_GRAPH_ATTRS = {"mclimit": "0.1", "nslimit": "1", "nslimit1": "1"}
 
+FONT = "Arial"
+"""Helvetica's metrics under a name every SVG viewer maps to a metric-compatible font (Liberation Sans,
+Arimo, Arial): "Helvetica" became "Helvetica,sans-Serif", which fontconfig gives DejaVu Sans, wider by
+about 12%, so librsvg drew text out of its box."""
+
 _COLORS = {
-    "leaf": "#e6e6e6",       # inputs, targets, constants
+    "leaf": "#e6e6e6",       # inputs, targets
+    "constant": "#f4f4f4",   # numbers written in the expression (the ½ of E = ½ (t − a)²)
     "param": "#fff1b8",      # weights and biases
     "interior": "#ffffff",   # results of ops
     "op": "#dbe7f7",         # the op's header cell
@@ -108,13 +116,50 @@ def _op_text(v: Value) -> str:
 
 
 def _table(rows: list[str], fill: str, header: str | None = None, header_fill: str = _COLORS["op"],
-           border: int = 1) -> str:
-    cells = []
-    if header is not None:
-        cells.append(f'<TR><TD BGCOLOR="{header_fill}"><B>{header}</B></TD></TR>')
-    cells += [f"<TR><TD>{r}</TD></TR>" for r in rows]
+           border: int = 1, ports: bool = False) -> str:
+    """An HTML-like label: a header cell, then one cell a row; with `ports`, row k is port "p<k>"."""
+    cells = [f'<TD BGCOLOR="{header_fill}"><B>{header}</B></TD>'] if header is not None else []
+    cells += [f"<TD>{r}</TD>" for r in rows]
+    if ports:
+        cells = [c.replace("<TD", f'<TD PORT="p{k}"', 1) for k, c in enumerate(cells)]
     return (f'<<TABLE BORDER="{border}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3" BGCOLOR="{fill}">'
-            + "".join(cells) + "</TABLE>>")
+            + "".join(f"<TR>{c}</TR>" for c in cells) + "</TABLE>>")
+
+
+def _port_rows(v: Value, n_rows: int) -> list[int | None]:
+    """For each input of `v`, the row of v's box its edge ends at (None: the box as a whole).
+
+    A net node's weight k and its bias go to rows spread top to bottom in their order,
+    and so do the inputs of any other op with several: Graphviz then orders the inputs
+    top to bottom as the formula writes them (w1 above w2, a above b in a * b).
+    """
+    prev = v._prev
+    if v.op == "net":
+        n = len(prev) // 2
+        slots: list[int | None] = [*range(n), *([None] * n), *([n] if len(prev) % 2 else [])]
+        count = n + len(prev) % 2
+    elif len(prev) >= 2:
+        slots, count = list(range(len(prev))), len(prev)
+    else:
+        return [None] * len(prev)
+    last = n_rows - 1
+    return [None if k is None else (0 if count == 1 else round(k * last / (count - 1))) for k in slots]
+
+
+def is_constant(v: Value) -> bool:
+    """Whether `v` is a number the expression was written with (the 2 of x * 2, the ½ of E): a leaf nobody
+    asks the gradient of, drawn by its value alone, without data/grad rows and without edge derivatives."""
+    const = _constant_op()
+    return const is not None and v._op is const
+
+
+def _constant_op() -> Any:
+    """The op of the leaves made from numbers written in an expression (the 2 of x * 2), or None."""
+    try:
+        from tinygrad_bp.ops import CONST
+    except ImportError:  # an engine without ops.CONST: no leaf is drawn as a constant
+        return None
+    return CONST
 
 
 # --- structure: neurons and layers -------------------------------------------------
@@ -281,10 +326,13 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True, edge
     Each Value is a node showing its op, label, data and (if `show_grad`) grad to
     `digits` significant digits; leaves, parameters (weights/biases of "net"
     nodes, and any Value in `parameters`) and interior values are filled
-    differently; edges point forward.  `edge_derivatives` labels each edge with
-    ∂out/∂in.  Neurons and layers are drawn as clusters; `collapse=True` draws
-    each neuron as one node.  More than `max_nodes` drawn nodes raise ValueError
-    (None: no limit).
+    differently; a number written in the expression (see `is_constant`) shows its
+    value alone. Edges point forward; an op's inputs come in top to bottom in the
+    order it takes them (with rankdir LR or RL).  `edge_derivatives` labels each
+    edge with ∂out/∂in.  Each neuron (its weights, bias, net and activation) is a
+    box titled with its layer; layers are columns, the network's inputs left of
+    them in order; `collapse=True` draws each neuron as one node, each layer as a
+    titled box.  More than `max_nodes` drawn nodes raise ValueError (None: no limit).
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_graph: root must be a Value, got {type(root).__name__}")
@@ -343,10 +391,18 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True, edge
     if n_drawn >= LARGE_GRAPH:
         graph_attr.update(LARGE_GRAPH_ATTRS)
     g = _digraph_class()(name="G", graph_attr=graph_attr,
-                         node_attr={"shape": "plain", "fontname": "Helvetica", "fontsize": "11"},
-                         edge_attr={"fontname": "Helvetica", "fontsize": "9", "arrowsize": "0.7"})
+                         node_attr={"shape": "plain", "fontname": FONT, "fontsize": "11"},
+                         edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.7"})
+    const_op = _constant_op()
+    constants = {id(v) for v in topo if const_op is not None and v._op is const_op and id(v) not in params}
+    compass = {"LR": "w", "RL": "e"}.get(rankdir)  # ports order a node's inputs along its side (LR, RL only)
+
+    def rows_of(v: Value) -> int:
+        return 1 + bool(v.label) + 1 + show_grad  # op header, label, data, grad
 
     def value_node(v: Value) -> str:
+        if id(v) in constants:  # by its value alone: its gradient is nobody's concern
+            return _table([_num(v.data, digits)], _COLORS["constant"])
         rows = []
         if v.label:
             rows.append(f"<B>{_html_text(v.label)}</B>")
@@ -357,7 +413,8 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True, edge
             kind, header = "interior", _html_text(_op_text(v))
         else:
             kind, header = ("param" if id(v) in params else "leaf"), None
-        return _table(rows, _COLORS[kind], header, border=2 if v is root else 1)
+        return _table(rows, _COLORS[kind], header, border=2 if v is root else 1,
+                      ports=compass is not None and len(v._prev) > 1)
 
     def neuron_node(nr: _Neuron) -> str:
         act = nr.act
@@ -371,50 +428,55 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True, edge
             rows.append(f"grad net {_num(nr.net.grad, digits)}")
         return _table(rows, _COLORS["neuron"], header, border=2 if nr.out is root else 1)
 
-    # clusters: layer -> neuron -> members; values shared by one layer's neurons only go in that layer
-    layer_extra: dict[int, list[Value]] = {}
-    for v in topo:
-        if id(v) in neuron_of or id(v) not in weights_biases:
-            continue
-        cons = consumers.get(id(v), [])
-        owners = {neuron_of[id(c)].layer for c in cons if id(c) in neuron_of and c.op == "net"}
-        if len(owners) == 1 and len(cons) > 1 and all(c.op == "net" for c in cons):
-            layer_extra.setdefault(owners.pop(), []).append(v)
-    in_cluster = {id(v) for vs in layer_extra.values() for v in vs} | set(neuron_of)
-    # the network's inputs: leaves read only by net nodes, outside every neuron and layer
-    inputs = []
+    titles = _layer_titles(layers, consumers)
+    cluster_style = {"style": "rounded,dashed", "color": "#7a7a7a", "fontname": FONT, "fontsize": "12"}
+    # the network's inputs: leaves read only by net nodes, outside every neuron; in the order the first net reads them
+    inputs: list[Value] = []
     for layer in layers:
         for x in layer[0].xs:
-            if (x.op == "" and id(x) not in in_cluster and id(x) not in params
-                    and all(c.op == "net" for c in consumers.get(id(x), ()))):
-                in_cluster.add(id(x))
+            if (x.op == "" and id(x) not in neuron_of and id(x) not in params
+                    and all(c.op == "net" for c in consumers.get(id(x), ())) and not any(x is i for i in inputs)):
                 inputs.append(x)
-    if inputs:
-        with g.subgraph(name="cluster_inputs") as ic:
-            ic.attr(label="<<B>inputs</B>>", style="rounded,dashed", color="#7a7a7a", fontname="Helvetica",
-                    fontsize="12")
-            for x in inputs:
-                ic.node(rep[id(x)], label=value_node(x))
-
-    titles = _layer_titles(layers, consumers)
-    for i, layer in enumerate(layers):
-        with g.subgraph(name=f"cluster_L{i}") as lc:
-            lc.attr(label=f"<<B>{_html_text(titles[i])}</B>>", style="rounded,dashed", color="#7a7a7a",
-                    fontname="Helvetica", fontsize="12")
-            for v in layer_extra.get(i, []):
-                lc.node(rep[id(v)], label=value_node(v))
-            for nr in layer:
-                if collapse:
+    drawn: set[int] = set()
+    if collapse:
+        # a neuron is one node, its inputs come straight in: layers are columns of such nodes, boxed and titled
+        if inputs:
+            with g.subgraph(name="cluster_inputs") as ic:
+                ic.attr(label="<<B>inputs</B>>", **cluster_style)
+                for x in inputs:
+                    ic.node(rep[id(x)], label=value_node(x))
+                    drawn.add(id(x))
+        for i, layer in enumerate(layers):
+            with g.subgraph(name=f"cluster_L{i}") as lc:
+                lc.attr(label=f"<<B>{_html_text(titles[i])}</B>>", **cluster_style)
+                for nr in layer:
                     lc.node(rep[id(nr.net)], label=neuron_node(nr))
-                    continue
-                with lc.subgraph(name=f"cluster_N{index[id(nr.net)]}") as nc:
-                    nc.attr(label=f"<{_html_text(nr.name)}>", style="rounded,filled", color="#9bbf96",
-                            fillcolor="#f3faf2", fontname="Helvetica", fontsize="11")
+                    drawn.update(id(m) for m in nr.members)
+    else:
+        # each neuron a box of its weights, bias, net and activation, titled with its layer. No box around a
+        # layer: an edge from outside into a box runs outside every other box (Graphviz puts its bends
+        # there), so a layer box would push the inputs of a layer above or below it (the drawing
+        # stair-stepped). An input's edge into a neuron enters its box from above or below.
+        for x in inputs:
+            g.node(rep[id(x)], label=value_node(x))
+            drawn.add(id(x))
+        if len(inputs) > 1 and compass is not None:  # top to bottom in order (first above): a hard constraint
+            with g.subgraph() as same:
+                same.attr(rank="same")
+                for x in inputs:
+                    same.node(rep[id(x)])
+            for a, b in zip(inputs, inputs[1:]):
+                g.edge(rep[id(a)], rep[id(b)], style="invis")
+        for i, layer in enumerate(layers):
+            for nr in layer:
+                with g.subgraph(name=f"cluster_N{index[id(nr.net)]}") as nc:
+                    nc.attr(label=f"<<B>{_html_text(nr.name)}</B> ({_html_text(titles[i])})>", style="rounded,filled",
+                            color="#9bbf96", fillcolor="#f3faf2", fontname=FONT, fontsize="11")
                     for m in nr.members:
                         nc.node(rep[id(m)], label=value_node(m))
-
+                        drawn.add(id(m))
     for v in topo:
-        if id(v) not in in_cluster:
+        if id(v) not in drawn:
             g.node(rep[id(v)], label=value_node(v))
 
     for v in topo:
@@ -427,17 +489,30 @@ def draw_graph(root: Value, *, rankdir: str = "LR", show_grad: bool = True, edge
             act = neuron_of[id(v)].act
             if v is neuron_of[id(v)].net and act is not None:
                 scale = act.local_grads()[0]  # ∂act/∂net: the edge goes into the whole neuron
+        port_rows = _port_rows(v, rows_of(v)) if compass is not None and not (collapse and id(v) in neuron_of) \
+            else [None] * len(v._prev)
+        n_terms = len(v._prev) // 2 if v.op == "net" else 0
         for k, c in enumerate(v._prev):
             tail = rep[id(c)]
             if tail == head:
                 continue
             attrs = {}
-            if not collapse and v.op == "net" and len(v._prev) // 2 <= k < 2 * (len(v._prev) // 2):
-                attrs["minlen"] = "2"  # an input x: one column left of the weights, as in the seeds' figures
-            if locals_ is not None:
+            if port_rows[k] is not None:
+                attrs["headport"] = f"p{port_rows[k]}:{compass}"
+            is_input = not collapse and n_terms <= k < 2 * n_terms
+            if is_input:
+                attrs["minlen"] = "2"  # an input x: one column left of the weights, as in the derivation's figure
+            if locals_ is not None and id(c) not in constants:
                 d = float(locals_[k]) * scale
                 attrs["label"] = _num(d, digits) if math.isfinite(d) else str(d)
+                if is_input:
+                    attrs["decorate"] = "true"  # a long edge that crosses others: its label tied to it by a line
             g.edge(tail, head, **attrs)
+        if n_terms and not collapse and id(v) in neuron_of:
+            # weight k multiplies input k: an invisible tie from x_k to w_k sorts the weights like the inputs
+            for x, w in zip(v._prev[n_terms:2 * n_terms], v._prev[:n_terms]):
+                if id(w) in neuron_of and rep[id(x)] != rep[id(w)]:
+                    g.edge(rep[id(x)], rep[id(w)], style="invis", weight="0")
     return g
 
 
@@ -520,6 +595,9 @@ def _large_stack() -> None:  # pragma: no cover (runs in the renderer's process,
         resource.setrlimit(resource.RLIMIT_STACK, (want, hard))
 
 
+_EDGE_TITLE_PORTS = re.compile(rb"<title>([nu]\d+)(?::\w+)*&#45;&gt;([nu]\d+)(?::\w+)*</title>")
+
+
 class _NoSuchFormat(RenderError):
     """The renderer does not write this format (graphviz-pure and PDF; a dot built without cairo)."""
 
@@ -570,9 +648,12 @@ def _render_bytes(source: str, fmt: str, renderer: str | None, timeout: float | 
 
         return pdf_from_layout(json.loads(_run(exe, ["-Tjson"], source, timeout)))
     try:
-        return _run(exe, [*args, f"-T{fmt}"], source, timeout)
+        out = _run(exe, [*args, f"-T{fmt}"], source, timeout)
     except _NoSuchFormat as e:
         raise RenderError(f"{os.path.basename(exe)} cannot write format {fmt!r}: {str(e)[:500]}") from None
+    if fmt == "svg":  # an edge's title names its nodes ("n4->n9"), not the row it ends at ("n4->n9:w")
+        out = _EDGE_TITLE_PORTS.sub(rb"<title>\1&#45;&gt;\2</title>", out)
+    return out
 
 
 def _render(source: str, renderer: str | None, timeout: float | None, exe: str | None = None) -> str:
