@@ -2,12 +2,15 @@
 
 The same run as `tinygrad-bp train --data moons`, written out as a plain training loop:
 the data set, the network, the loss, the optimizer, the model file.
-Run:  python examples/train_moons.py [MODEL.json]   (default: moons_model.json in the current folder)
+Run:  python examples/train_moons.py [MODEL.json]
+(without MODEL.json the model goes to a temporary folder, removed at the end: nothing is left behind)
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 
 from tinygrad_bp.data import moons
 from tinygrad_bp.losses import hinge
@@ -20,7 +23,7 @@ def accuracy(model: MLP, X: list[list[float]], y: list[float]) -> float:
     return sum((model(x).data > 0) == (t > 0) for x, t in zip(X, y)) / len(X)
 
 
-def main(path: str = "moons_model.json") -> None:
+def main(path: str | None = None) -> None:
     X, y = moons(n=100, noise=0.1, seed=0)  # labels ±1, as hinge expects
     model = MLP(2, [16, 16, 1], activation="relu", output_activation="linear", seed=0)
     optimizer = Adam(model.parameters(), lr=0.05)
@@ -31,10 +34,13 @@ def main(path: str = "moons_model.json") -> None:
         optimizer.step()
         if epoch % 20 == 0:
             print(f"epoch {epoch:3d}  loss {loss.data:.4f}  accuracy {accuracy(model, X, y):.3f}")
-    model.save(path)
-    again = MLP.load(path)
-    assert [p.data for p in again.parameters()] == [p.data for p in model.parameters()]  # exact round trip
-    print(f"saved to {path}; the loaded model scores {accuracy(again, X, y):.3f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        target = path if path is not None else os.path.join(tmp, "moons_model.json")
+        model.save(target)
+        again = MLP.load(target)
+        assert [p.data for p in again.parameters()] == [p.data for p in model.parameters()]  # exact round trip
+        where = target if path is not None else "a temporary file (removed)"
+        print(f"saved to {where}; the loaded model scores {accuracy(again, X, y):.3f}")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -128,8 +130,12 @@ def check_render_graph(tmp_path: Path) -> None:
                  for g in root.iter(SVG + "g") if g.get("class") == "node"]
         return {next((s for s in n if not s.startswith(("data", "grad", "Σ", "σ"))), ""): n for n in nodes}
 
+    def classes(svg: Path) -> list[str | None]:
+        return [g.get("class") for g in ET.parse(svg).getroot().iter(SVG + "g")]
+
+    committed = (ROOT / "docs" / "worked_example_loss.svg").read_bytes()
     out_svg = tmp_path / "loss.svg"
-    res = run("render_graph.py", str(out_svg), cwd=tmp_path)
+    res = run("render_graph.py", "--out", str(out_svg), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert near(after(res.stdout, "E"), "0.298371109")
     assert f"wrote {out_svg}" in res.stdout
@@ -138,23 +144,35 @@ def check_render_graph(tmp_path: Path) -> None:
     for label, data_, grad_ in [("out_h1", 0.593269992, 0.036350306), ("w1", 0.15, 0.000438568),
                                 ("w5", 0.40, 0.082167041), ("w6", 0.45, 0.082667628), ("E", 0.298371109, 1.0)]:
         assert f"data {data_:.4g}" in nodes[label] and f"grad {grad_:.4g}" in nodes[label], (label, nodes[label])
+    assert nodes["0.5"] == ["0.5"]  # the constant ½ of E = ½ (t − a)², by its value alone
     # 33 nodes: 2 inputs, 8 weights, 4 biases, 4 nets, 4 sigmoids, and per output target, −, **, 0.5, ×, then Σ
-    classes = [g.get("class") for g in ET.parse(out_svg).getroot().iter(SVG + "g")]
-    assert classes.count("node") == 2 + 8 + 4 + 4 + 4 + 2 * 5 + 1
+    assert classes(out_svg).count("node") == 2 + 8 + 4 + 4 + 4 + 2 * 5 + 1
     # 36 edges: 5 into each net, 1 into each sigmoid, per output 2 into −, 1 into **, 2 into ×; 2 into Σ
-    assert classes.count("edge") == 4 * 5 + 4 + 2 * 5 + 2
-    res = run("render_graph.py", str(out_svg), "--collapse", cwd=tmp_path)
+    assert classes(out_svg).count("edge") == 4 * 5 + 4 + 2 * 5 + 2
+    out_png = tmp_path / "loss.png"
+    res = run("render_graph.py", "--out", str(out_png), "--collapse", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the format of the extension
+    # without --out: a new temporary folder, never the docs' figure nor the current folder
+    res = run("render_graph.py", "--collapse", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    written = Path(re.search(r"wrote (\S+) \(", res.stdout).group(1))
+    assert written.parent.parent == Path(tempfile.gettempdir()) and written.name == "loss.svg"
     # collapsed: 4 neurons replace their net, sigmoid, weights and bias nodes: 33 - 4·(1 + 1 + 2 + 1) + 4
-    classes = [g.get("class") for g in ET.parse(out_svg).getroot().iter(SVG + "g")]
-    assert classes.count("node") == 17
-    assert not (ROOT / "docs" / "loss.svg").exists()
-    figure = (ROOT / "docs" / "worked_example_loss.svg").read_bytes()
-    res = run("render_graph.py", "--collapse", cwd=tmp_path)  # no OUT: not over the README's figure
+    assert classes(written).count("node") == 17
+    shutil.rmtree(written.parent)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "loss.svg"]
+    assert (ROOT / "docs" / "worked_example_loss.svg").read_bytes() == committed
+    # --docs-figure is the one way to the committed figure; it is what the script draws with graphviz-pure
+    res = run("render_graph.py", "--docs-figure", "--out", "x.svg", cwd=tmp_path)
+    assert res.returncode == 2 and "not allowed with argument" in res.stderr
+    res = subprocess.run([sys.executable, str(EXAMPLES / "render_graph.py"), "--out", str(tmp_path / "pure.svg")],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300,  # no dot: graphviz-pure draws
+                         env=dict(os.environ, PYTHONPATH=str(ROOT), PATH=str(Path(sys.executable).parent)))
     assert res.returncode == 0, res.stderr
-    assert (ROOT / "docs" / "worked_example_loss.svg").read_bytes() == figure
-    classes = [g.get("class") for g in ET.parse(tmp_path / "worked_example_collapsed.svg").getroot().iter(SVG + "g")]
-    assert classes.count("node") == 17
+    figure = (ROOT / "docs" / "worked_example_loss.svg").read_text(encoding="utf-8")
+    assert "graphviz-pure" in figure.split("<svg", 1)[0]
+    assert figure == (tmp_path / "pure.svg").read_text(encoding="utf-8")
 
 
 def check_train_moons(tmp_path: Path) -> None:
@@ -171,6 +189,12 @@ def check_train_moons(tmp_path: Path) -> None:
     model = load_model(path)
     X, y = data.moons(n=100, noise=0.1, seed=0)
     assert sum((model(x).data > 0) == (t > 0) for x, t in zip(X, y)) / len(X) >= 0.97
+    # without a file name the model file goes to a temporary folder and is removed: nothing left behind
+    path.unlink()
+    res = run("train_moons.py", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "saved to a temporary file (removed); the loaded model scores" in res.stdout
+    assert list(tmp_path.iterdir()) == []
 
 
 def check_stepper(tmp_path: Path) -> None:
