@@ -808,6 +808,13 @@ def test_micrograds_draw_dot_runs_unchanged_on_our_values(tmp_path):
         viz.render(draw_dot(out), tmp_path / "neuron.svg", renderer=renderer)
         svg = ET.parse(tmp_path / "neuron.svg").getroot()
         assert len([g for g in svg.iter(SVG + "g") if g.get("class") == "node"]) == 7 + 2  # values, ops
+    # graphviz-pure's PDF of it, drawn by tinygrad_bp.pdf: micrograd's Times text, its op ellipses
+    viz.render(draw_dot(out), tmp_path / "neuron.pdf", renderer="graphviz-pure")
+    objects = pdf_objects((tmp_path / "neuron.pdf").read_bytes())
+    content = next(b for b in objects.values() if b" Tj" in b).decode("latin-1")
+    assert "(relu) Tj" in content and "(net) Tj" in content and "(data 1.1000) Tj" in content
+    assert any(b"/BaseFont /Times-Roman" in b for b in objects.values())
+    assert content.count(" c\n") >= 2 * 4  # two ellipses, four Bézier quarters each
     with pytest.raises(TypeError, match="render: collapse apply to drawing a Value; a Digraph is rendered as it is"):
         viz.render(draw_dot(out), tmp_path / "n.svg", collapse=True)
 
