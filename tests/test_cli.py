@@ -808,10 +808,10 @@ def test_worked_example_run_takes_graph_and_its_former_name_svg(tmp_path):
 
     from tinygrad_bp.worked_example import run
     out = io.StringIO()
-    assert run(1, tmp_path / "w.png", file=out) == pytest.approx(0.298371109, abs=5e-10)  # the seed's E
+    assert run(1, tmp_path / "w.png", file=out) == pytest.approx(0.298371109, abs=5e-10)  # the derivation's E
     assert (tmp_path / "w.png").read_bytes().startswith(PNG_SIGNATURE)
     run(1, svg=tmp_path / "w.svg", file=out)
-    assert "0.08217" in " ".join(svg_texts(tmp_path / "w.svg"))  # ∂E/∂w5 = 0.082167041 (seed), w5's grad
+    assert "0.08217" in " ".join(svg_texts(tmp_path / "w.svg"))  # ∂E/∂w5 = 0.082167041 (the derivation), w5's grad
     with pytest.raises(ValueError, match="give graph= or its former name svg=, not both"):
         run(1, graph=tmp_path / "a.svg", svg=tmp_path / "b.svg", file=out)
     with pytest.raises(ValueError, match="unknown file extension '.bmp'"):

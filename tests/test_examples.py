@@ -140,7 +140,7 @@ def check_render_graph(tmp_path: Path) -> None:
     assert near(after(res.stdout, "E"), "0.298371109")
     assert f"wrote {out_svg}" in res.stdout
     nodes = node_texts(out_svg)
-    # nodes show 4 significant digits of the seed's figures
+    # nodes show 4 significant digits of the derivation's figures
     for label, data_, grad_ in [("out_h1", 0.593269992, 0.036350306), ("w1", 0.15, 0.000438568),
                                 ("w5", 0.40, 0.082167041), ("w6", 0.45, 0.082667628), ("E", 0.298371109, 1.0)]:
         assert f"data {data_:.4g}" in nodes[label] and f"grad {grad_:.4g}" in nodes[label], (label, nodes[label])
