@@ -41,7 +41,7 @@ class Value:
     def __init__(self, data: float, label: str = ""):
         self.data = to_float(data, "Value")
         self.grad = 0.0
-        self._label = _label(label)
+        self._label = label if type(label) is str else _label(label)
         self._op: Op = LEAF
         self._prev: tuple[Value, ...] = ()
 
@@ -110,8 +110,8 @@ class Value:
                     v.grad = 0.0
                 self.grad = 1.0
                 chain_rule(interior)
-                after = list(map(add, before, map(_grad, leaves)))
-                list(map(setattr, leaves, repeat("grad"), after))  # one C call: Ctrl-C cannot split it
+                if any(before):  # one C call (Ctrl-C cannot split it); after zero_grad, 0.0 + g is g: no call
+                    list(map(setattr, leaves, repeat("grad"), list(map(add, before, map(_grad, leaves)))))
             except BaseException:
                 list(map(setattr, leaves, repeat("grad"), before))
                 raise
@@ -218,9 +218,10 @@ def topological_order(root: Value, leaves: list[Value] | None = None) -> list[Va
             if v._prev:
                 push(v)
                 push(None)
-                for c in reversed(v._prev):
-                    if c not in visited:
-                        push(c)
+                if not visited.issuperset(v._prev):  # (one C call: the neurons of a layer share their inputs)
+                    for c in reversed(v._prev):
+                        if c not in visited:
+                            push(c)
             else:
                 leaf(v)
     return order

@@ -23,6 +23,7 @@ from tinygrad_bp.ops import NET, RELU, SIGMOID, TANH, Op, is_whole
 __all__ = ["ACTIVATIONS", "Module", "Neuron", "Layer", "MLP", "unit_name"]
 
 ACTIVATIONS: dict[str, Op | None] = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "linear": None}
+_MAKE_NET = maker(NET)  # the engine's maker of net nodes (generated when tinygrad_bp is imported)
 
 
 def _activation_op(activation: str) -> Op | None:
@@ -111,6 +112,7 @@ class Neuron(Module):
     @activation.setter
     def activation(self, activation: str) -> None:
         self._act = _activation_op(activation)
+        self._make_act = None if self._act is None else maker(self._act)
         self._activation = activation
 
     @property
@@ -130,9 +132,9 @@ class Neuron(Module):
         if len(self.w) != len(xs) or type(self.b) is not Value:
             raise ValueError(f"{self._name}: {len(self.w)} weights for {len(xs)} inputs (nin = {self.nin}) and bias "
                              f"{type(self.b).__name__}: neuron.w or .b was changed; keep nin weights and a Value bias")
-        net = maker(NET)((*self.w, *xs, self.b), self._net_label, NET)
+        net = _MAKE_NET((*self.w, *xs, self.b), self._net_label, NET)
         act = self._act
-        return net if act is None else maker(act)((net,), self._out_label, act)
+        return net if act is None else self._make_act((net,), self._out_label, act)
 
     def __call__(self, x: Sequence[Any]) -> Value:
         if len(x) != self.nin:
