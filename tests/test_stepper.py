@@ -30,7 +30,7 @@ from tinygrad_bp import explain
 from tinygrad_bp.delta import backprop
 from tinygrad_bp.engine import Value, topological_order
 from tinygrad_bp.stepper import Stepper, backward_steps, page, stepper
-from tinygrad_bp.viz import RenderError, draw_graph, to_html
+from tinygrad_bp.viz import RenderError, draw_graph, is_constant, to_html
 from tinygrad_bp.worked_example import INPUTS, TARGETS, build, forward
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -463,7 +463,9 @@ def test_browser_out_h1_step_shows_backwards_numbers(browser, worked_pages):
     d, grads, n_nodes = worked_pages
     st = open_page(browser, d / "worked.html")
     assert st["counter"] == f"step 0 of {n_nodes}" and st["images"] == 0 and st["fetched"] == 0
-    assert all(grad_rows(texts) == [None] for texts in st["nodes"].values())  # every gradient blank
+    order = topological_order(worked()[0])
+    for title, texts in st["nodes"].items():  # every gradient blank; a constant (the ½) has none to show
+        assert grad_rows(texts) == ([] if is_constant(order[int(title[1:])]) else [None]), title
     assert "data 0.5933" in node_of(st, "out_h1")[1]  # forward values shown
     for _ in range(n_nodes):
         st = click(browser, "next")
@@ -494,8 +496,10 @@ def test_browser_last_step_shows_every_gradient_of_backward(browser, worked_page
     assert st["counter"] == f"step {n_nodes} of {n_nodes}" and st["slider"] == str(n_nodes)
     E, _, _ = worked()
     expected = backward_grads(E)
+    order = topological_order(E)
     for title, texts in st["nodes"].items():
-        assert grad_rows(texts) == [f"{expected[int(title[1:])]:.4g}"], title
+        k = int(title[1:])
+        assert grad_rows(texts) == ([] if is_constant(order[k]) else [f"{expected[k]:.4g}"]), title
     for label, g in grads.items():  # found by label too, independently of the drawing's node ids
         assert grad_rows(node_of(st, label)[1]) == [f"{g:.4g}"], label
     for label, printed in SEED_GRADS.items():

@@ -23,7 +23,8 @@ from tinygrad_bp.ops import NET, RELU, SIGMOID, TANH, Op, is_whole
 __all__ = ["ACTIVATIONS", "Module", "Neuron", "Layer", "MLP", "unit_name"]
 
 ACTIVATIONS: dict[str, Op | None] = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "linear": None}
-_MAKE_NET = maker(NET)  # the engine's maker of net nodes (generated when tinygrad_bp is imported)
+_MAKE_NET = maker(NET)  # the engine's makers of net and activation nodes (generated when tinygrad_bp is imported)
+_MAKE_ACT = {op.key: maker(op) for op in ACTIVATIONS.values() if op is not None}
 
 
 def _activation_op(activation: str) -> Op | None:
@@ -112,7 +113,6 @@ class Neuron(Module):
     @activation.setter
     def activation(self, activation: str) -> None:
         self._act = _activation_op(activation)
-        self._make_act = None if self._act is None else maker(self._act)
         self._activation = activation
 
     @property
@@ -134,7 +134,7 @@ class Neuron(Module):
                              f"{type(self.b).__name__}: neuron.w or .b was changed; keep nin weights and a Value bias")
         net = _MAKE_NET((*self.w, *xs, self.b), self._net_label, NET)
         act = self._act
-        return net if act is None else self._make_act((net,), self._out_label, act)
+        return net if act is None else _MAKE_ACT[act.key]((net,), self._out_label, act)
 
     def __call__(self, x: Sequence[Any]) -> Value:
         if len(x) != self.nin:

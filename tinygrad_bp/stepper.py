@@ -37,7 +37,7 @@ from tinygrad_bp.engine import Value, topological_order
 from tinygrad_bp.explain import format_number as _num
 from tinygrad_bp.explain import formula
 from tinygrad_bp.nn import unit_name
-from tinygrad_bp.viz import draw_graph, to_svg
+from tinygrad_bp.viz import draw_graph, is_constant, to_svg
 
 __all__ = ["Step", "backward_steps", "page", "Stepper", "stepper"]
 
@@ -410,7 +410,8 @@ def page(root: Value, path: str | os.PathLike[str] | None = None, *, renderer: s
         net = nets[-1] if nets else None
         act = next((v for v in s.values if net is not None and len(v.children) == 1 and v.children[0] is net),
                    None)
-        units[s.unit] = _grad_rows(g, s.values, s.unit.startswith("u"), act, net, digits)
+        constant = len(s.values) == 1 and is_constant(s.values[0])  # drawn by value alone, without a grad row
+        units[s.unit] = [] if constant else _grad_rows(g, s.values, s.unit.startswith("u"), act, net, digits)
         step_of[s.unit] = k
 
     saved = [v.grad for v in g.topo]
