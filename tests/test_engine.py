@@ -733,3 +733,14 @@ def test_a_leaf_grad_of_the_wrong_type_is_refused_before_any_leaf_changes():
     b.grad = 0  # micrograd's zero_grad: an int is fine
     (a * b).backward()
     assert (a.grad, b.grad) == (0.5 + 2.0, 1.0)
+
+
+def test_grad_and_net_name_a_bare_value_and_a_missing_sequence():
+    x = Value(2.0)
+    with pytest.raises(TypeError, match=r"grad: inputs must be a list of Values \(got one Value: write grad"):
+        grad(x * x, x)
+    with pytest.raises(TypeError, match="net: weights must be a sequence of Values or numbers, got NoneType"):
+        Value.net(None, None)
+    with pytest.raises(ValueError, match="net: 2 weights but 1 inputs"):
+        Value.net([x, x], [1.0])
+    assert grad(x * x, [x])[0].data == 4.0  # by hand: 2x
