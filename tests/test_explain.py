@@ -81,7 +81,9 @@ def test_w5_as_in_the_seed(build):
     assert "δ_o1 = −∂E/∂out_o1 · ∂out_o1/∂net_o1" in text
     assert "= −0.74136507 · 0.186815602" in text
     assert "∂E/∂w5 = −δ_o1 · out_h1" in text
-    assert "= −(-0.138498562) · 0.593269992" in text  # seed: 0.74136507 · 0.186815602 = 0.138498562
+    # −δ_o1 with δ_o1 = -0.138498562 is written 0.138498562, not −(-0.138498562); Mazur: 0.74136507 · 0.186815602
+    assert block(text, "  ∂E/∂w5")[1:] == ["         = 0.138498562 · 0.593269992", "         = 0.082167041"]
+    assert "−(-" not in text and "+ -" not in text
 
 
 @pytest.mark.parametrize("build", [worked_example, hand_built_example])
@@ -96,8 +98,10 @@ def test_w1_as_in_the_seed(build):
     ]
     syms, vals, prods, total = block(text, "∂E/∂out_h1")
     assert syms == "∂E/∂out_h1 = ∂E/∂net_o1 · ∂net_o1/∂out_h1 + ∂E/∂net_o2 · ∂net_o2/∂out_h1"
-    assert vals.split("= ")[1].startswith("0.138498562 · 0.4 + ")  # seed: ∂E_o1/∂net_o1 · w5
-    first, second = (float(x) for x in prods.split("= ")[1].split(" + "))
+    # Mazur: ∂E_o1/∂net_o1 · w5 = 0.138498562 · 0.4, ∂E_o2/∂net_o2 · w7 = -0.038098237 · 0.5: a difference
+    assert vals.split("= ")[1] == "0.138498562 · 0.4 − 0.038098237 · 0.5"
+    assert prods.split("= ")[1] == "0.055399425 − 0.019049118"  # not 0.055399425 + -0.019049118
+    first, second = (float(x) for x in prods.split("= ")[1].replace("− ", "-").split(" "))
     assert first == 0.055399425
     # the seed prints -0.019049119; the exact value is -0.01904911826 (a last-digit rounding slip in the seed)
     assert second == pytest.approx(-0.019049119, abs=1e-9)
