@@ -174,7 +174,7 @@ def test_graph_prints_each_gradient(capsys, expr, f, values):
     assert code == 0, err
     lines = out.strip().splitlines()
     assert lines[0].startswith(f"f = {expr} = ")
-    assert float(lines[0].rsplit("=", 1)[1]) == pytest.approx(f(**values), rel=1e-9)
+    assert float(lines[0].rsplit("=", 1)[1]) == pytest.approx(f(**values), rel=5e-9, abs=5e-10)  # 9 decimals
     printed = dict(line.split(" = ") for line in lines[1:])
     assert list(printed) == [f"∂f/∂{n}" for n in values]
     for n in values:
@@ -221,8 +221,9 @@ def test_graph_writes_svg_and_explains(capsys, tmp_path):
     for label in ("x", "w", "b", "tanh"):
         assert label in texts
     dfdw = 0.5 * (1 - math.tanh(0.5 * -1.5 + 0.25) ** 2)  # by hand: x·(1 − tanh²)
-    assert f"∂f/∂w = {dfdw:.10g}" in out
+    assert f"∂f/∂w = {dfdw:.9f}\n" in out  # 0.393223866: 9 decimals, as explain prints it
     explanation = out.split("\n\n", 1)[1]
+    assert explanation.startswith(f"∂f/∂w = {dfdw:.9f}   ")  # graph and explain print the same digits
     assert "∂f/∂w" in explanation
     assert f"{dfdw:.6f}"[:7] in explanation.replace(" ", "")
 
@@ -325,8 +326,13 @@ def test_negative_expression_after_double_dash(capsys):
 
 
 def test_help_and_no_command(capsys):
-    code, out, err = run_main(capsys)
-    assert code == 0 and "worked-example" in out and "train" in out and "graph" in out
+    code, out, err = run_main(capsys)  # a missing command is a usage error (argparse's convention): exit 2
+    assert code == 2 and out == ""
+    assert err.startswith("usage: tinygrad-bp")
+    assert err.splitlines()[-1] == ("tinygrad-bp: error: give a command: worked-example, train, predict, graph "
+                                    "(see tinygrad-bp --help)")
+    code, out, err = run_main(capsys, "--help")
+    assert code == 0 and all(c in out for c in ("worked-example", "train", "predict", "graph"))
     code, out, err = run_main(capsys, "train", "--help")
     assert code == 0 and "--batch-size" in out
 
@@ -817,3 +823,62 @@ def test_worked_example_run_takes_graph_and_its_former_name_svg(tmp_path):
     with pytest.raises(ValueError, match="unknown file extension '.bmp'"):
         run(1, graph=tmp_path / "w.bmp", file=out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.png", "w.svg"]
+
+
+def _first_epoch_hinge_loss() -> float:
+    """By hand: the mean hinge loss max(0, 1 − y·s) of train's initial model on its default data (moons, seed 0)."""
+    from tinygrad_bp.nn import MLP
+
+    model = MLP(2, [16, 16, 1], activation="relu", output_activation="linear", seed=0)
+    X, y = data.moons(seed=0)
+    return sum(max(0.0, 1 - t * model(x).data) for x, t in zip(X, y)) / len(X)
+
+
+def test_a_diverged_loss_is_said_not_only_accuracy_0_5(capsys):
+    code, out, err = run_main(capsys, "train", "--lr", "1e6", "--optimizer", "sgd", "--no-progress")
+    assert code == 0 and out == "accuracy: 0.500\n"
+    first = _first_epoch_hinge_loss()
+    assert first == pytest.approx(0.92703454, abs=5e-9)
+    warning = one_line_error(err)
+    assert warning.startswith(f"tinygrad-bp: warning: the loss diverged (from {first:.8f} in epoch 1 to ")
+    assert "in epoch 100, at most " in warning and warning.endswith("try a smaller --lr")
+    worst = float(warning.split("at most ")[1].split(")")[0])
+    assert worst > 1e6 * first  # grew by orders of magnitude
+
+
+def test_a_stalled_loss_is_said(capsys):
+    code, out, err = run_main(capsys, "train", "--lr", "1e-9", "--optimizer", "sgd", "--epochs", "2",
+                              "--no-progress")
+    assert code == 0 and out == "accuracy: 0.500\n"
+    warning = one_line_error(err)
+    first = _first_epoch_hinge_loss()
+    assert warning.startswith(f"tinygrad-bp: warning: the loss stalled: it fell by less than 0.1% (from {first:.8f}")
+    assert cli.training_warnings([1.0, 0.5]) == [] and cli.training_warnings([1.0]) == []  # it learned; one epoch
+    assert cli.training_warnings([1.0, 0.9995])[0].startswith("the loss stalled")
+    assert cli.training_warnings([1.0, 2.0, 11.0])[0].startswith("the loss diverged (from 1 in epoch 1 to 11 ")
+
+
+def test_graph_of_a_bare_name_names_its_result_f(capsys):
+    code, out, err = run_main(capsys, "graph", "x", "--at", "x=1")
+    assert code == 0, err
+    assert out.splitlines() == ["f = x = 1", "∂f/∂x = 1"]  # not "x = x = 1"
+    code, out, err = run_main(capsys, "graph", "f", "--at", "f=2.5")
+    assert out.splitlines() == ["out = f = 2.5", "∂out/∂f = 1"]
+
+
+def test_worked_example_names_biases_as_the_drawing_does(capsys, tmp_path):
+    gv = tmp_path / "w.gv"
+    code, out, err = run_main(capsys, "worked-example", "--rounds", "1", "--graph", str(gv))
+    assert code == 0, err
+    lines = out.splitlines()
+    # Mazur: net_h1 = 0.15 * 0.05 + 0.2 * 0.1 + 0.35 * 1 = 0.3775; net_o1 = 1.105905967 (b2 = 0.6)
+    assert lines[1] == "  net_h1 = w1*i1 + w2*i2 + b_h1*1 = 0.15 * 0.05 + 0.2 * 0.1 + 0.35 * 1 = 0.377500000"
+    assert lines[3].startswith("  net_h2 = w3*i1 + w4*i2 + b_h2*1 = 0.25 * 0.05 + 0.3 * 0.1 + 0.35 * 1 = 0.392500000")
+    assert lines[5] == ("  net_o1 = w5*out_h1 + w6*out_h2 + b_o1*1 = 0.4 * 0.593269992 + 0.45 * 0.596884378 + "
+                        "0.6 * 1 = 1.105905967")
+    assert "b_o2*1" in lines[7] and lines[7].endswith(" = 1.224921404")
+    drawing = gv.read_text()
+    for bias in ("b_h1", "b_h2", "b_o1", "b_o2"):
+        assert bias in drawing, bias
+    assert "  w7+ = 0.5 - 0.5 * (-0.022602540) = 0.511301270" in lines  # not "- 0.5 * -0.0226..."
+    assert " b1" not in out and " b2" not in out and "seed" not in out

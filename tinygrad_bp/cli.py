@@ -1,4 +1,4 @@
-"""The `tinygrad-bp` command: worked-example, train, graph.
+"""The `tinygrad-bp` command: worked-example, train, predict, graph.
 
 User errors (bad options, a refused expression, an unreadable file) print one
 line on stderr and exit non-zero, without a traceback: 2 for usage errors
@@ -67,6 +67,7 @@ _positive_int = _number(int, "a positive integer", lambda v: v > 0)
 _nonneg_int = _number(int, "an integer >= 0", lambda v: v >= 0)
 _positive_float = _number(float, "a finite number > 0", lambda v: v > 0)
 _nonneg_float = _number(float, "a finite number >= 0", lambda v: v >= 0)
+_finite_float = _number(float, "a finite number", lambda v: True)
 MAX_SAMPLES = 100_000  # full batch at 16,16: about 2.3 GB (estimate_step_bytes); 2,000,000 points would need ~45 GB
 _samples = _number(int, f"an integer from 2 to {MAX_SAMPLES:,} (each point of a batch holds its graph in "
                         "memory)", lambda v: 2 <= v <= MAX_SAMPLES)
@@ -105,7 +106,7 @@ GRAPH_FORMATS = ".svg, .png, .pdf, .jpg, .gv (the DOT source)"  # viz.FORMATS, w
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `tinygrad-bp` (subcommands worked-example, train, graph)."""
+    """The argument parser of `tinygrad-bp` (subcommands worked-example, train, predict, graph)."""
     parser = _Parser(prog=PROG, description="Backpropagation made visible and checkable.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -157,6 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write PREFIX_loss.png and PREFIX_boundary.png (needs matplotlib: the plot extra)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("predict", help="score input rows or a data set with a model saved by train --save",
+                       description="Load a model file (train --save) and print one line per input row: its "
+                                   "output and, when the file says what the model was trained on, its label "
+                                   "counted as training counted it. With --data, score that data set and print "
+                                   "the accuracy.")
+    p.add_argument("--model", required=True, metavar="FILE", help="the model file (JSON, from train --save)")
+    p.add_argument("inputs", nargs="*", type=_finite_float, metavar="X",
+                   help="input values, row after row: with a 2-input model, 0.5 -0.2 1 1 is two rows")
+    p.add_argument("--data", choices=["xor", "moons", "circles", "spiral"],
+                   help="score this data set instead of input rows, and print the accuracy")
+    p.add_argument("--samples", type=_samples, metavar="N", help="with --data: number of points (default: 100)")
+    p.add_argument("--noise", type=_nonneg_float, metavar="F", help="with --data: noise standard deviation "
+                   "(default: as train's)")
+    p.add_argument("--seed", type=_nonneg_int, default=d["seed"], metavar="S",
+                   help="with --data: seed of the data (default: 0, the data train uses by default)")
+
     p = sub.add_parser("graph", help="gradients, drawn graph and chain rule of an expression",
                        description="Evaluate EXPR (a safe subset of Python: " + ALLOWED + "), run backward, "
                                    "print each name's gradient. Put EXPR in quotes; one starting with '-' "
@@ -175,7 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
 # --- subcommands ---------------------------------------------------------------------
 
 def _fmt(x: float) -> str:
-    return f"{x:.10g}"
+    """A number as explain writes it (9 decimals), so that graph and --explain agree digit for digit."""
+    from tinygrad_bp.explain import format_number
+
+    return format_number(x)
 
 
 def _check_output(option: str, value: str, example: str = "", suffixes: Sequence[str] = ("",)) -> None:
@@ -301,6 +321,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
     _check_drawable(root, _drawings(args))
     root.backward()
     name = root.label or "f"
+    if any(root is leaf for leaf in leaves.values()):  # EXPR is one name: the result is named as for any other EXPR
+        name = next(n for n in ("f", "out", "result", *(f"f{k}" for k in range(len(values) + 1))) if n not in values)
     results = {id(v) for v in leaves.values()}
     for v in topological_order(root):  # never print an inf or NaN gradient as if it were a result
         if not math.isfinite(v.grad) and (v.children or id(v) in results):  # a number's own gradient is no result
@@ -345,10 +367,11 @@ def cmd_worked_example(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dataset(args: argparse.Namespace) -> tuple[list[list[float]], list[float]]:
+def _dataset(args: argparse.Namespace, labels: str | None = None) -> tuple[list[list[float]], list[float]]:
     from tinygrad_bp import data
 
-    labels = "pm1" if args.loss == "hinge" else "01"
+    if labels is None:
+        labels = "pm1" if args.loss == "hinge" else "01"
     if args.data == "xor":
         if args.samples is not None or args.noise is not None:
             raise CLIError("--samples and --noise do not apply to xor (its four points are fixed)", code=2)
@@ -544,14 +567,105 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.save is not None:
         from tinygrad_bp.modelfile import save_model
 
-        save_model(model, args.save)
+        save_model(model, args.save, trained_on=trained_on(args))
         print(f"saved model to {args.save}")
+    for warning in training_warnings(history):
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     print(f"accuracy: {accuracy:.3f}")
     return 0
 
 
+STALL_FRACTION = 1e-3  # a loss that fell by less than this share of its first epoch's value did not learn
+
+
+def trained_on(args: argparse.Namespace) -> dict[str, Any]:
+    """What `train` trained on, as a model file records it (modelfile's `trained_on`)."""
+    info: dict[str, Any] = {"data": args.data, "loss": args.loss, "labels": "pm1" if args.loss == "hinge" else "01"}
+    if args.data != "xor":
+        import inspect
+
+        from tinygrad_bp import data
+
+        noise = inspect.signature(data.DATASETS[args.data]).parameters["noise"].default
+        info.update(samples=args.samples or DEFAULT_SAMPLES, noise=noise if args.noise is None else args.noise,
+                    seed=args.seed)
+    return info
+
+
+def training_warnings(history: Sequence[float]) -> list[str]:
+    """What to say about a loss per epoch that did not go down: diverged (grew tenfold) or stalled (fell < 0.1%)."""
+    if len(history) < 2 or history[0] == 0 or history[-1] < (1 - STALL_FRACTION) * history[0]:
+        return []
+    first, last = _fmt(history[0]), _fmt(history[-1])
+    span = f"from {first} in epoch 1 to {last} in epoch {len(history)}"
+    if history[-1] > 10 * history[0] or max(history) > 10 * history[0]:
+        return [f"the loss diverged ({span}, at most {_fmt(max(history))}): the accuracy is not that of a "
+                "trained model; try a smaller --lr"]
+    return [f"the loss stalled: it fell by less than {STALL_FRACTION:.1%} ({span}); try another --lr, more "
+            "--epochs or --optimizer adam"]
+
+
+def _threshold(trained: dict[str, Any] | None, model: Any) -> tuple[str, float, str]:
+    """(labels, threshold, how the file says so) for a 1-output model: from trained_on, else its output activation."""
+    if trained is not None:
+        labels = trained["labels"]
+        return labels, 0.0 if labels == "pm1" else 0.5, ""
+    if model.output_activation == "sigmoid":
+        return "01", 0.5, "the model file does not say what it was trained on; its sigmoid output > 0.5 counts as 1"
+    return "pm1", 0.0, "the model file does not say what it was trained on; an output > 0 counts as +1"
+
+
+def _label(score: float, labels: str, threshold: float) -> str:
+    if labels == "pm1":
+        return "+1" if score > threshold else "-1"
+    return "1" if score > threshold else "0"
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from tinygrad_bp.modelfile import load_model
+
+    if args.data is None:
+        given = [o for o, v in (("--samples", args.samples), ("--noise", args.noise)) if v is not None]
+        if given:
+            raise CLIError(f"{given[0]} applies only with --data", code=2)
+        if not args.inputs:
+            raise CLIError("give input values (X ...) or --data NAME to score a data set", code=2)
+    elif args.inputs:
+        raise CLIError(f"--data {args.data}: give input values or --data, not both", code=2)
+    model = load_model(args.model)
+    trained = getattr(model, "trained_on", None)
+    nout = len(model.layers[-1].neurons)
+    labels, threshold, note = _threshold(trained, model) if nout == 1 else ("", 0.0, "")
+    if args.data is not None:
+        if model.nin != 2 or nout != 1:
+            raise CLIError(f"--data {args.data}: the data sets have 2 inputs and one label, but the model "
+                           f"{args.model} has {model.nin} inputs and {nout} outputs", code=2)
+        args.loss = "hinge" if labels == "pm1" else "bce"
+        X, y = _dataset(args, labels)
+        if note:
+            print(f"{PROG}: note: {note}", file=sys.stderr)
+        positive = 1.0
+        correct = sum((model(x).data > threshold) == (t == positive) for x, t in zip(X, y))
+        print(f"accuracy: {correct / len(X):.3f} ({correct} of {len(X)} points of {args.data})")
+        return 0
+    if len(args.inputs) % model.nin:
+        raise CLIError(f"{len(args.inputs)} input values: the model {args.model} takes {model.nin} per row, so "
+                       f"give a multiple of {model.nin}", code=2)
+    if note:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    for k in range(0, len(args.inputs), model.nin):
+        row = args.inputs[k:k + model.nin]
+        out = model(row)
+        scores = out if isinstance(out, list) else [out]
+        text = " ".join(_fmt(x) for x in row) + " -> " + " ".join(_fmt(s.data) for s in scores)
+        if nout == 1:
+            text += f"  label {_label(scores[0].data, labels, threshold)}"
+        print(text)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "worked-example": cmd_worked_example, "train": cmd_train, "graph": cmd_graph,
+    "worked-example": cmd_worked_example, "train": cmd_train, "predict": cmd_predict, "graph": cmd_graph,
 }
 
 
@@ -568,9 +682,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, or a usage error already printed in one line
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    if args.command is None:  # as pip does: the help, not an error
-        parser.print_help()
-        return 0
+    if args.command is None:  # a missing command is a usage error, as argparse's required subcommands make it
+        parser.print_usage(sys.stderr)
+        print(f"{PROG}: error: give a command: {', '.join(COMMANDS)} (see {PROG} --help)", file=sys.stderr)
+        return 2
     try:
         return COMMANDS[args.command](args)
     except CLIError as e:

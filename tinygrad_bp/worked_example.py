@@ -77,11 +77,12 @@ def run(rounds: int = 10_000, graph: str | os.PathLike[str] | None = None, file:
     E, n = forward(model)
     say("The Forward Pass")
     for h, (wa, wb) in (("h1", ("w1", "w2")), ("h2", ("w3", "w4"))):
-        say(f"  net_{h} = {wa}*i1 + {wb}*i2 + b1*1 = {n[wa].data} * {n['i1'].data} + {n[wb].data} * "
+        say(f"  net_{h} = {wa}*i1 + {wb}*i2 + b_{h}*1 = {n[wa].data} * {n['i1'].data} + {n[wb].data} * "
             f"{n['i2'].data} + {n['b_' + h].data} * 1 = {n['net_' + h].data:.9f}")
         say(f"  out_{h} = 1/(1 + e^-net_{h}) = {n['out_' + h].data:.9f}")
     for o, (wa, wb) in (("o1", ("w5", "w6")), ("o2", ("w7", "w8"))):
-        say(f"  net_{o} = {wa}*out_h1 + {wb}*out_h2 + b2*1 = {n['net_' + o].data:.9f}")
+        say(f"  net_{o} = {wa}*out_h1 + {wb}*out_h2 + b_{o}*1 = {n[wa].data} * {n['out_h1'].data:.9f} + "
+            f"{n[wb].data} * {n['out_h2'].data:.9f} + {n['b_' + o].data} * 1 = {n['net_' + o].data:.9f}")
         say(f"  out_{o} = 1/(1 + e^-net_{o}) = {n['out_' + o].data:.9f}")
     say("Calculating the Total Error")
     for o, t in zip(("o1", "o2"), TARGETS):
@@ -127,11 +128,12 @@ def run(rounds: int = 10_000, graph: str | os.PathLike[str] | None = None, file:
     optimizer.step()
     say("Updated weights  w+ = w - eta * dE/dw")
     for k, (w, w0) in enumerate(zip(ws, old), start=1):
-        say(f"  w{k}+ = {w0} - 0.5 * {w.grad:.9f} = {w.data:.9f}")
+        grad = f"{w.grad:.9f}" if w.grad >= 0 else f"({w.grad:.9f})"
+        say(f"  w{k}+ = {w0} - 0.5 * {grad} = {w.data:.9f}")
 
     E, n = forward(model)
-    say(f"Error after the first round: {E.data:.9f}  (the seed prints 0.291027924, which the stated procedure"
-        " does not give; see the README)")
+    say(f"Error after the first round: {E.data:.9f}  (the source prints 0.291027924, which the stated "
+        "procedure does not give; see docs/)")
     for _ in range(rounds - 2):  # round r's forward pass comes after r - 1 updates
         optimizer.zero_grad()
         sse(model(INPUTS), TARGETS).backward()
@@ -142,6 +144,6 @@ def run(rounds: int = 10_000, graph: str | os.PathLike[str] | None = None, file:
     say(f"Round {rounds} (after {rounds - 1} update{'' if rounds == 2 else 's'}): E = {final[0]:.10f}, "
         f"outputs {final[1]:.9f} (target 0.01) and {final[2]:.9f} (target 0.99)")
     if rounds == 10000:
-        say("  (the seed prints E = 0.0000351085 and outputs 0.015912196 / 0.984065734; its outputs match no"
-            " single round: they lie between rounds 10002 and 10003, see the README)")
+        say("  (the source prints E = 0.0000351085 and outputs 0.015912196 / 0.984065734; its outputs match no"
+            " single round: they lie between rounds 10002 and 10003, see docs/)")
     return final[0]
