@@ -7,6 +7,12 @@ Format (version 1)::
      "layers": [[{"w": [0.15, 0.2], "b": 0.35}, ...], ...]}
 
 `layers[i][j]` is neuron j of layer i: its weights `w` (one per input) and bias `b`.
+An optional `"trained_on"` object says what the model was trained on, so that
+`tinygrad-bp predict` counts labels as training did: `{"data": "moons", "loss":
+"hinge", "labels": "pm1"}` (labels -1/+1, score > 0 is +1) or `"labels": "01"`
+(labels 0/1, output > 0.5 is 1), plus the data set's `samples`, `noise` and
+`seed` when known. Files without it (older ones) still load; `model.trained_on`
+is then None.
 Floats are written with `repr`, so every weight reads back bit for bit. No pickle:
 loading a file never runs code. Non-finite weights (nan, inf) are refused on save.
 
@@ -29,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinygrad_bp.atomic import write_atomic
 
-__all__ = ["model_to_dict", "save_model", "parse_model", "load_model"]
+__all__ = ["model_to_dict", "save_model", "parse_model", "load_model", "check_trained_on"]
 
 if TYPE_CHECKING:  # nn imports this module on save/load; at run time each imports the other inside functions
     from tinygrad_bp.nn import MLP
@@ -41,6 +47,9 @@ MAX_PARAMETERS = 1_000_000  # default bound on what one file may build (docs/rel
 BYTES_PER_PARAMETER = 64  # a compact file needs at most ~26 per parameter, json.dumps(indent=4) ~46
 _SLACK_BYTES = 64 * 1024
 _KEYS = {"format", "version", "nin", "nouts", "activation", "output_activation", "layers"}
+_OPTIONAL_KEYS = {"trained_on"}
+TRAINED_ON_LOSSES = {"hinge": "pm1", "sse": "01", "mse": "01", "bce": "01"}  # each loss's labels
+_TRAINED_ON_KEYS = {"data", "loss", "labels", "samples", "noise", "seed"}
 
 
 def _activations() -> list[str]:
@@ -49,8 +58,11 @@ def _activations() -> list[str]:
     return sorted(ACTIVATIONS)
 
 
-def model_to_dict(model: MLP) -> dict[str, Any]:
-    """The JSON-ready description of an MLP (architecture, activations, every weight and bias)."""
+def model_to_dict(model: MLP, trained_on: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON-ready description of an MLP (architecture, activations, every weight and bias).
+
+    `trained_on`: what it was trained on (see the module's docstring), checked and recorded.
+    """
     from tinygrad_bp.nn import MLP
 
     if not isinstance(model, MLP):
@@ -71,18 +83,58 @@ def model_to_dict(model: MLP) -> dict[str, Any]:
                     raise ValueError(f"save_model: {where} is {x!r}; only finite weights can be saved")
             neurons.append({"w": w, "b": b})
         layers.append(neurons)
-    return {"format": FORMAT, "version": VERSION, "nin": model.nin, "nouts": [len(layer) for layer in layers],
-            "activation": model.activation, "output_activation": model.output_activation, "layers": layers}
+    out = {"format": FORMAT, "version": VERSION, "nin": model.nin, "nouts": [len(layer) for layer in layers],
+           "activation": model.activation, "output_activation": model.output_activation, "layers": layers}
+    if trained_on is not None:
+        out["trained_on"] = check_trained_on(trained_on, "save_model: trained_on")
+    return out
 
 
-def save_model(model: MLP, path: str | os.PathLike[str]) -> None:
-    """Write `model` to `path` as JSON, atomically.
+def check_trained_on(info: Any, where: str = "trained_on") -> dict[str, Any]:
+    """`info` validated as a model's `trained_on` record (a copy); ValueError naming `where` and the field."""
+    from tinygrad_bp.data import DATASETS
+
+    if not isinstance(info, dict):
+        raise ValueError(f"{where}: expected an object, got {type(info).__name__}")
+    unknown = sorted(str(k)[:40] for k in info.keys() - _TRAINED_ON_KEYS)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; expected some of "
+                         f"{sorted(_TRAINED_ON_KEYS)}")
+    missing = sorted({"data", "loss", "labels"} - info.keys())
+    if missing:
+        raise ValueError(f"{where}: missing key(s) {', '.join(missing)}")
+    names = sorted({"xor", *DATASETS})
+    if info["data"] not in names:
+        raise ValueError(f"{where}.data: expected one of {names}, got {json.dumps(info['data'])[:40]}")
+    if info["loss"] not in TRAINED_ON_LOSSES:
+        raise ValueError(f"{where}.loss: expected one of {sorted(TRAINED_ON_LOSSES)}, got "
+                         f"{json.dumps(info['loss'])[:40]}")
+    if info["labels"] != TRAINED_ON_LOSSES[info["loss"]]:
+        raise ValueError(f"{where}.labels: the loss {info['loss']} trains on labels "
+                         f"{TRAINED_ON_LOSSES[info['loss']]!r}, got {json.dumps(info['labels'])[:40]}")
+    out = {k: info[k] for k in ("data", "loss", "labels")}
+    for key, low in (("samples", 2), ("seed", 0)):
+        x = info.get(key)
+        if x is not None and (isinstance(x, bool) or not isinstance(x, int) or x < low):
+            raise ValueError(f"{where}.{key}: expected null or an integer >= {low}, got {json.dumps(x)[:40]}")
+        if key in info:
+            out[key] = x
+    x = info.get("noise")
+    if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0):
+        raise ValueError(f"{where}.noise: expected null or a finite number >= 0, got {x!r:.40}")
+    if "noise" in info:
+        out["noise"] = None if x is None else float(x)
+    return out
+
+
+def save_model(model: MLP, path: str | os.PathLike[str], trained_on: dict[str, Any] | None = None) -> None:
+    """Write `model` to `path` as JSON, atomically (with `trained_on`, what it was trained on).
 
     The text goes to a temporary file in the same folder, is flushed to disk, then
     renamed over `path`: a failure leaves any existing file at `path` untouched and
     no partial file behind.
     """
-    text = json.dumps(model_to_dict(model), allow_nan=False, separators=(",", ":")) + "\n"
+    text = json.dumps(model_to_dict(model, trained_on), allow_nan=False, separators=(",", ":")) + "\n"
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:  # load_model would refuse the file: do not write it
         raise ValueError(f"save_model: the model file would be {size} bytes, more than the {MAX_BYTES}-byte limit "
@@ -282,7 +334,7 @@ def parse_model(text: str | bytes, path: str = "<string>", max_parameters: int =
     missing = sorted(_KEYS - data.keys())
     if missing:
         raise _fail(path, "top level", f"missing key(s) {', '.join(missing)}")
-    extra = sorted(data.keys() - _KEYS)
+    extra = sorted(data.keys() - _KEYS - _OPTIONAL_KEYS)
     if extra:
         raise _fail(path, "top level", f"unknown key(s) {', '.join(repr(k[:40]) for k in extra[:5])}")
     nin = _count(data["nin"], path, "nin")
@@ -294,6 +346,12 @@ def parse_model(text: str | bytes, path: str = "<string>", max_parameters: int =
     if declared > max_parameters:
         raise _fail(path, "nin, nouts", f"the model has {_about(declared)} parameters (weights and biases), more "
                     f"than max_parameters={max_parameters}; pass a larger max_parameters to load it")
+    trained_on = None
+    if "trained_on" in data:
+        try:
+            trained_on = check_trained_on(data["trained_on"])
+        except ValueError as e:
+            raise _fail(path, "", str(e)) from None
     names = _activations()
     for key in ("activation", "output_activation"):
         if data[key] not in names:
@@ -325,6 +383,7 @@ def parse_model(text: str | bytes, path: str = "<string>", max_parameters: int =
     model = MLP(nin, nouts, activation=data["activation"], output_activation=data["output_activation"],
                 seed=0)  # its own generator: loading leaves Python's global random as it was
     model.seed = None  # the weights come from the file
+    model.trained_on = trained_on
     for layer, rows in zip(model.layers, values):
         for n, (w, b) in zip(layer.neurons, rows):
             for v, x in zip(n.w, w):
