@@ -541,3 +541,54 @@ def test_a_nul_byte_in_the_path_is_named(tmp_path, op):
             load_model(bad)
     assert repr(bad) in str(e.value) and "NUL byte" in str(e.value)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- trained_on: what the model was trained on --------------------------------------------------
+
+MOONS = {"data": "moons", "loss": "hinge", "labels": "pm1", "samples": 100, "noise": 0.1, "seed": 0}
+
+
+def test_trained_on_is_recorded_and_read_back(tmp_path):
+    path = tmp_path / "m.json"
+    save_model(worked_example_model(), path, trained_on=MOONS)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["trained_on"] == MOONS
+    assert load_model(path).trained_on == MOONS
+    xor = {"data": "xor", "loss": "bce", "labels": "01"}
+    save_model(worked_example_model(), path, trained_on=xor)
+    assert load_model(path).trained_on == xor
+
+
+def test_an_older_file_without_trained_on_still_loads(tmp_path):
+    path = tmp_path / "m.json"
+    save_model(worked_example_model(), path)
+    assert "trained_on" not in json.loads(path.read_text(encoding="utf-8"))
+    m = load_model(path)
+    assert m.trained_on is None
+    assert m([0.05, 0.10])[0].data == pytest.approx(0.75136507, abs=5e-9)  # Mazur's out_o1
+
+
+@pytest.mark.parametrize("info, fragment", [
+    ([1], "trained_on: expected an object, got list"),
+    ({"data": "moons", "loss": "hinge"}, "trained_on: missing key(s) labels"),
+    ({**MOONS, "lr": 1},
+     "trained_on: unknown key(s) 'lr'; expected some of ['data', 'labels', 'loss', 'noise', 'samples', 'seed']"),
+    ({**MOONS, "data": "mnist"},
+     "trained_on.data: expected one of ['circles', 'moons', 'spiral', 'xor'], got \"mnist\""),
+    ({**MOONS, "loss": "l1"}, "trained_on.loss: expected one of ['bce', 'hinge', 'mse', 'sse'], got \"l1\""),
+    ({**MOONS, "labels": "01"}, "trained_on.labels: the loss hinge trains on labels 'pm1', got \"01\""),
+    ({**MOONS, "samples": 1}, "trained_on.samples: expected null or an integer >= 2, got 1"),
+    ({**MOONS, "seed": True}, "trained_on.seed: expected null or an integer >= 0, got true"),
+    ({**MOONS, "noise": -0.5}, "trained_on.noise: expected null or a finite number >= 0, got -0.5"),
+])
+def test_a_bad_trained_on_is_named_on_load_and_refused_on_save(tmp_path, info, fragment):
+    path = tmp_path / "m.json"
+    doc = modelfile.model_to_dict(worked_example_model())
+    doc["trained_on"] = info
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(ValueError) as e:
+        load_model(path)
+    assert str(e.value) == f"model file {path}: {fragment}"
+    with pytest.raises(ValueError, match="save_model: trained_on"):
+        save_model(worked_example_model(), tmp_path / "new.json", trained_on=info)
+    assert not (tmp_path / "new.json").exists()
