@@ -882,3 +882,104 @@ def test_worked_example_names_biases_as_the_drawing_does(capsys, tmp_path):
         assert bias in drawing, bias
     assert "  w7+ = 0.5 - 0.5 * (-0.022602540) = 0.511301270" in lines  # not "- 0.5 * -0.0226..."
     assert " b1" not in out and " b2" not in out and "seed" not in out
+
+
+# --- predict -------------------------------------------------------------------------------------
+
+def write_linear_model(path, w, b, output_activation="linear", trained_on=None):
+    """A one-neuron model file written by hand: output = act(w·x + b)."""
+    import json
+
+    doc = {"format": "tinygrad-bp-model", "version": 1, "nin": 2, "nouts": [1], "activation": "relu",
+           "output_activation": output_activation, "layers": [[{"w": w, "b": b}]]}
+    if trained_on is not None:
+        doc["trained_on"] = trained_on
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return str(path)
+
+
+def test_predict_prints_one_line_per_row_with_the_label_training_counted(capsys, tmp_path):
+    m = write_linear_model(tmp_path / "m.json", [2.0, -1.0], 0.5,
+                           trained_on={"data": "moons", "loss": "hinge", "labels": "pm1"})
+    code, out, err = run_main(capsys, "predict", "--model", m, "0.5", "-0.2", "-0.5", "1")
+    assert code == 0 and err == ""
+    # by hand: 2·0.5 − (−0.2) + 0.5 = 1.7 (> 0: +1); 2·(−0.5) − 1 + 0.5 = −1.5 (−1)
+    assert out.splitlines() == ["0.5 -0.2 -> 1.7  label +1", "-0.5 1 -> -1.5  label -1"]
+
+
+def test_predict_with_01_labels_thresholds_the_sigmoid_at_one_half(capsys, tmp_path):
+    m = write_linear_model(tmp_path / "m.json", [2.0, -1.0], 0.5, "sigmoid",
+                           trained_on={"data": "xor", "loss": "bce", "labels": "01"})
+    code, out, err = run_main(capsys, "predict", "--model", m, "0.5", "-0.2", "0", "1")
+    assert code == 0, err
+    s1, s2 = 1 / (1 + math.exp(-1.7)), 1 / (1 + math.exp(0.5))  # by hand: 0.845534735, 0.377540669
+    assert out.splitlines() == [f"0.5 -0.2 -> {s1:.9f}  label 1", f"0 1 -> {s2:.9f}  label 0"]
+
+
+def test_predict_with_an_older_file_says_how_it_counts(capsys, tmp_path):
+    m = write_linear_model(tmp_path / "m.json", [2.0, -1.0], 0.5)
+    code, out, err = run_main(capsys, "predict", "--model", m, "0.5", "-0.2")
+    assert code == 0 and out == "0.5 -0.2 -> 1.7  label +1\n"
+    assert one_line_error(err) == ("tinygrad-bp: note: the model file does not say what it was trained on; an "
+                                   "output > 0 counts as +1")
+
+
+def test_predict_a_model_of_several_outputs_prints_them_all(capsys, tmp_path):
+    from tinygrad_bp.worked_example import build
+
+    path = tmp_path / "w.json"
+    build().save(path)  # Mazur's 2-2-2 network
+    code, out, err = run_main(capsys, "predict", "--model", str(path), "0.05", "0.10")
+    assert code == 0, err
+    assert out == "0.05 0.1 -> 0.75136507 0.772928465\n"  # Mazur: out_o1 = 0.75136507, out_o2 = 0.772928465
+
+
+def test_predict_data_scores_the_data_set(capsys, tmp_path):
+    m = write_linear_model(tmp_path / "m.json", [0.0, -1.0], 0.25,
+                           trained_on={"data": "moons", "loss": "hinge", "labels": "pm1"})
+    code, out, err = run_main(capsys, "predict", "--model", m, "--data", "moons", "--samples", "200", "--seed", "3")
+    assert code == 0, err
+    X, y = data.moons(n=200, seed=3)
+    correct = sum((0.25 - x[1] > 0) == (t == 1.0) for x, t in zip(X, y))  # by hand: +1 below the line y = 0.25
+    assert 100 < correct < 200
+    assert out == f"accuracy: {correct / 200:.3f} ({correct} of 200 points of moons)\n"
+
+
+def test_predict_data_gives_the_accuracy_train_printed(capsys, tmp_path):
+    path = tmp_path / "m.json"
+    code, out, err = run_main(capsys, "train", "--data", "circles", "--loss", "bce", "--hidden", "8",
+                              "--epochs", "30", "--seed", "2", "--noise", "0.1", "--no-progress", "--save", str(path))
+    assert code == 0, err
+    trained = out.splitlines()[-1]
+    assert load_model(path).trained_on == {"data": "circles", "loss": "bce", "labels": "01", "samples": 100,
+                                           "noise": 0.1, "seed": 2}
+    code, out, err = run_main(capsys, "predict", "--model", str(path), "--data", "circles", "--seed", "2",
+                              "--noise", "0.1")
+    assert code == 0 and err == ""
+    assert out.split(" (")[0] == trained  # accuracy: 0.xyz, counted as training counted it
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["0.5"], "1 input values: the model {m} takes 2 per row, so give a multiple of 2"),
+    ([], "give input values (X ...) or --data NAME to score a data set"),
+    (["--samples", "10", "1", "2"], "--samples applies only with --data"),
+    (["--data", "moons", "1", "2"], "--data moons: give input values or --data, not both"),
+    (["nan", "1"], "argument X: expected a finite number, got 'nan'"),
+])
+def test_predict_refuses_bad_input_with_exit_2(capsys, tmp_path, argv, fragment):
+    m = write_linear_model(tmp_path / "m.json", [1.0, 1.0], 0.0)
+    code, out, err = run_main(capsys, "predict", "--model", m, *argv)
+    assert code == 2 and out == ""
+    assert fragment.replace("{m}", m) in one_line_error(err)
+
+
+def test_predict_data_with_a_model_of_other_shape_is_refused(capsys, tmp_path):
+    from tinygrad_bp.worked_example import build
+
+    path = tmp_path / "w.json"
+    build().save(path)  # Mazur's 2-2-2 network
+    code, out, err = run_main(capsys, "predict", "--model", str(path), "--data", "xor")
+    assert code == 2 and one_line_error(err) == (f"tinygrad-bp: error: --data xor: the data sets have 2 inputs and "
+                                                 f"one label, but the model {path} has 2 inputs and 2 outputs")
+    code, out, err = run_main(capsys, "predict", "--model", str(tmp_path / "none.json"), "1", "2")
+    assert code == 1 and "none.json: No such file or directory" in one_line_error(err)
