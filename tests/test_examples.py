@@ -97,7 +97,7 @@ def check_gradcheck_and_explain(tmp_path: Path) -> None:
     assert block, out
     for got, printed in zip(block.groups(), ["0.74136507", "0.186815602", "0.138498562"]):
         assert near(float(got), printed)
-    assert near(after(out, "= 0.055399425 + -0.019049118\n           ="), "0.036350306")
+    assert near(after(out, "= 0.055399425 − 0.019049118\n           ="), "0.036350306")
 
 
 def check_worked_example(tmp_path: Path) -> None:
@@ -205,8 +205,8 @@ def check_stepper(tmp_path: Path) -> None:
     assert lines[0] == f"wrote {page.name}: 33 steps" and "step 0 of 33" in page.read_text(encoding="utf-8")
     # the seed's ∂E/∂out_h1 = 0.138498562 · 0.40 + -0.038098236 · 0.50 = 0.036350306
     assert lines[2] == "∂E/∂out_h1 = ∂E/∂net_o1 · ∂net_o1/∂out_h1 + ∂E/∂net_o2 · ∂net_o2/∂out_h1"
-    m = re.fullmatch(r"\s+= (\S+) · 0\.4 \+ (\S+) · 0\.5", lines[3])
-    assert m and near(float(m.group(1)), "0.138498562") and abs(float(m.group(2)) + 0.038098236) <= 1.5e-9
+    m = re.fullmatch(r"\s+= (\S+) · 0\.4 − (\S+) · 0\.5", lines[3])  # a + -b written a − b, as explain does
+    assert m and near(float(m.group(1)), "0.138498562") and abs(float(m.group(2)) - 0.038098236) <= 1.5e-9
     assert lines[5].strip() == "= 0.036350306"
     out = tmp_path / "c.html"
     res = run("stepper.py", str(out), "--collapse", cwd=tmp_path)
@@ -214,7 +214,7 @@ def check_stepper(tmp_path: Path) -> None:
     assert res.stdout.startswith(f"wrote {out}: 17 steps") and out.exists()
     # δ_h1 = (Σ_k δ_k w_k,h1)·out_h1(1 − out_h1) = −0.036350306 · 0.241300709, the seed's factors
     assert near(after(res.stdout, "= -0.036350306 · 0.241300709\n     ="), "-0.008771355")
-    assert "∂E/∂w1 = −δ_h1 · i1 = −(-0.008771355) · 0.05 = 0.000438568" in res.stdout
+    assert "∂E/∂w1 = −δ_h1 · i1 = 0.008771355 · 0.05 = 0.000438568" in res.stdout  # −(−δ) written as its value
 
 
 CHECKS: dict[str, Callable[[Path], None]] = {

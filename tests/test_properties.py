@@ -244,6 +244,12 @@ def derivation_blocks(text):
     return blocks
 
 
+def signed_terms(row):
+    """The terms of a printed sum with their signs: explain writes a + -b as a − b."""
+    parts = re.split(r" ([+−]) ", row)
+    return [(1.0, parts[0])] + [(-1.0 if sign == "−" else 1.0, t) for sign, t in zip(parts[1::2], parts[2::2])]
+
+
 def check_block_arithmetic(rows):
     """Each printed product and sum of a derivation block holds within the printing's rounding."""
     if any("…" in r for r in rows):
@@ -254,15 +260,16 @@ def check_block_arithmetic(rows):
         assert math.prod(float(s) for s in factors) == pytest.approx(
             float(total), abs=product_bound(factors) + rounding(total) + 1e-300)
     else:  # sum: terms, their numbers, the products, the sum
-        terms = rows[1].split(" + ")
-        products = rows[2].split(" + ")
+        terms = signed_terms(rows[1])
+        products = signed_terms(rows[2])
         bound = rounding(total)
         acc = 0.0
-        for term, printed in zip(terms, products, strict=True):
+        for (sign, term), (psign, printed) in zip(terms, products, strict=True):
             factors = term.split(" · ")
-            value = math.prod(float(s) for s in factors)
-            assert value == pytest.approx(float(printed), abs=product_bound(factors) + rounding(printed) + 1e-300)
-            acc += float(printed)
+            value = sign * math.prod(float(s) for s in factors)
+            assert value == pytest.approx(psign * float(printed),
+                                          abs=product_bound(factors) + rounding(printed) + 1e-300)
+            acc += psign * float(printed)
             bound += rounding(printed)
         assert acc == pytest.approx(float(total), abs=bound + 1e-12 * abs(acc))
 

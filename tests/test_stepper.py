@@ -116,9 +116,9 @@ def test_worked_example_steps_match_the_seed_and_explain():
     lines = steps["∂E/∂out_h1"].lines
     assert lines[0] == "∂E/∂out_h1 = ∂E/∂net_o1 · ∂net_o1/∂out_h1 + ∂E/∂net_o2 · ∂net_o2/∂out_h1"
     # the seed's 0.138498562 · 0.40 + -0.038098236 · 0.50 (its last digit rounded from the unrounded δ_o2)
-    m = re.fullmatch(r"\s+= (\S+) · (\S+) \+ (\S+) · (\S+)", lines[1])
-    assert m and [near(float(a), b) for a, b in zip(m.groups(), ["0.138498562", "0.4", "-0.038098236", "0.5"])]
-    assert abs(float(m.group(3)) - -0.038098236) <= 1.5e-9
+    m = re.fullmatch(r"\s+= (\S+) · (\S+) − (\S+) · (\S+)", lines[1])  # a + -b written a − b, as explain does
+    assert m and [near(float(a), b) for a, b in zip(m.groups(), ["0.138498562", "0.4", "0.038098236", "0.5"])]
+    assert abs(float(m.group(3)) - 0.038098236) <= 1.5e-9
     assert lines[3].strip() == "= 0.036350306"
     # the same block, the same names and numbers as explain (nodes with several users: explain's sum block)
     for label in ("out_h1", "out_h2", "i1", "i2"):
@@ -475,8 +475,8 @@ def test_browser_out_h1_step_shows_backwards_numbers(browser, worked_pages):
     assert st["heading"] == f"Step {k}: ∂E/∂out_h1"
     panel = st["panel"].splitlines()
     assert panel[0] == "∂E/∂out_h1 = ∂E/∂net_o1 · ∂net_o1/∂out_h1 + ∂E/∂net_o2 · ∂net_o2/∂out_h1"
-    vals = re.fullmatch(r"\s+= (\S+) · 0\.4 \+ (\S+) · 0\.5", panel[1]).groups()
-    assert float(vals[0]) == float(f"{grads['net_o1']:.9f}") and float(vals[1]) == float(f"{grads['net_o2']:.9f}")
+    vals = re.fullmatch(r"\s+= (\S+) · 0\.4 − (\S+) · 0\.5", panel[1]).groups()  # ∂E/∂net_o2 < 0: a − b
+    assert float(vals[0]) == float(f"{grads['net_o1']:.9f}") and -float(vals[1]) == float(f"{grads['net_o2']:.9f}")
     assert panel[3].strip() == f"= {grads['out_h1']:.9f}" == "= 0.036350306"  # backward's, and the seed's
     title, texts = node_of(st, "out_h1")
     assert grad_rows(texts) == [f"{grads['out_h1']:.4g}"]
@@ -592,7 +592,7 @@ def test_browser_collapsed_steps_neuron_by_neuron(browser, worked_pages):
     lines = st["panel"].splitlines()
     assert lines[0] == "δ_h1 = (δ_o1·w5 + δ_o2·w7) · out_h1·(1 − out_h1)"
     assert lines[3].strip() == f"= {-grads['net_h1']:.9f}"
-    assert any(line.strip() == f"∂E/∂w1 = −δ_h1 · i1 = −({-grads['net_h1']:.9f}) · 0.05 = 0.000438568"
+    assert any(line.strip() == f"∂E/∂w1 = −δ_h1 · i1 = {grads['net_h1']:.9f} · 0.05 = 0.000438568"
                for line in lines)
     title, texts = node_of(st, "h1")
     assert title.startswith("u") and grad_rows(texts) == [f"{grads['out_h1']:.4g}", f"{grads['net_h1']:.4g}"]

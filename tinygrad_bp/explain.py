@@ -23,17 +23,17 @@ from collections.abc import Callable
 from tinygrad_bp import codegen, ops
 from tinygrad_bp.engine import Value, topological_order
 
-__all__ = ["explain", "formula", "format_number"]
+__all__ = ["explain", "formula", "format_number", "format_sum", "format_negated"]
 
 _OP_WORDS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
 
 
-def _neg(x: float) -> str:
+def format_negated(x: float) -> str:
     """−x written out: −0.5, and 0.5 for x = -0.5 (not −(-0.5))."""
     return _num(-x) if x < 0 else f"−{_num(x)}"
 
 
-def _sum(terms: list[str]) -> str:
+def format_sum(terms: list[str]) -> str:
     """Written terms as a sum: a + b, and a − b for a term -b (not a + -b)."""
     return "".join(t if k == 0 else f" − {t[1:]}" if t.startswith("-") else f" + {t}" for k, t in enumerate(terms))
 
@@ -317,7 +317,7 @@ def _derivation(g: _Graph, max_lines: int, max_terms: int, max_factors: int,
                 syms.append(f"… ({len(rest)} more terms)")
                 vals.append("…")
                 prods.append(f"{_num(rest_sum)} (the other {len(rest)} terms)")
-            w.block(_block(head, [" + ".join(syms), _sum(vals), _sum(prods), _num(g.adj[k])]))
+            w.block(_block(head, [" + ".join(syms), format_sum(vals), format_sum(prods), _num(g.adj[k])]))
             continue
         # one node above k: follow the chain while it does not branch
         path = [k]
@@ -387,10 +387,10 @@ def _delta_form(g: _Graph, max_lines: int, max_terms: int) -> tuple[list[str], i
     if len(nets) == 1:
         n = nets[0]
         w.block(_block(f"  {head}", [f"−{_delta_name(g, n)} · {_partner(g, n, wrt)}",
-                                     f"{_neg(delta[n])} · {_num(g.local[(n, wrt)])}", _num(g.adj[wrt])]))
+                                     f"{format_negated(delta[n])} · {_num(g.local[(n, wrt)])}", _num(g.adj[wrt])]))
     else:
         syms = " + ".join(f"{_delta_name(g, n)}·{_partner(g, n, wrt)}" for n in nets[:max_terms])
-        vals = _sum([f"{_num(delta[n])}·{_num(g.local[(n, wrt)])}" for n in nets[:max_terms]])
+        vals = format_sum([f"{_num(delta[n])}·{_num(g.local[(n, wrt)])}" for n in nets[:max_terms]])
         more = f" + … ({len(nets) - max_terms} more)" if len(nets) > max_terms else ""
         w.block(_block(f"  {head}", [f"−({syms}{more})", f"−({vals}{more})", _num(g.adj[wrt])]))
     seen = set(nets)
@@ -405,7 +405,7 @@ def _delta_form(g: _Graph, max_lines: int, max_terms: int) -> tuple[list[str], i
         down = g.consumers[act]
         if down and all(m.op == "net" for m in down):  # hidden unit: δ_j = (Σ_k δ_k·w_kj)·f'(net_j)
             syms = " + ".join(f"{_delta_name(g, m)}·{_partner(g, m, act)}" for m in down[:max_terms])
-            vals = _sum([f"{_num(delta[m])}·{_num(g.local[(m, act)])}" for m in down[:max_terms]])
+            vals = format_sum([f"{_num(delta[m])}·{_num(g.local[(m, act)])}" for m in down[:max_terms]])
             more = f" + … ({len(down) - max_terms} more)" if len(down) > max_terms else ""
             w.block(_block(f"  {name}", [f"({syms}{more}){fprime}", f"({vals}{more}){fval}", _num(delta[n])]))
             for m in down[:max_terms]:
@@ -416,7 +416,7 @@ def _delta_form(g: _Graph, max_lines: int, max_terms: int) -> tuple[list[str], i
             if act is out:
                 rows = [f"−1{fprime}", f"−1{fval}", _num(delta[n])]
             else:
-                rows = [f"−{g.d(out, act)}{fprime}", f"{_neg(g.adj[act])}{fval}", _num(delta[n])]
+                rows = [f"−{g.d(out, act)}{fprime}", f"{format_negated(g.adj[act])}{fval}", _num(delta[n])]
             w.block(_block(f"  {name}", rows))
     return w.lines, w.left_out
 

@@ -34,8 +34,9 @@ from typing import Any
 
 from tinygrad_bp.atomic import check_target, write_atomic
 from tinygrad_bp.engine import Value, topological_order
+from tinygrad_bp.explain import format_negated as _neg
 from tinygrad_bp.explain import format_number as _num
-from tinygrad_bp.explain import formula
+from tinygrad_bp.explain import format_sum, formula
 from tinygrad_bp.nn import unit_name
 from tinygrad_bp.viz import draw_graph, is_constant, to_svg
 
@@ -43,11 +44,6 @@ __all__ = ["Step", "backward_steps", "page", "Stepper", "stepper"]
 
 MAX_TERMS = 8  # a sum shows this many terms, then "… (k more terms)", as explain does
 _OP_WORDS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}  # explain's names of unnamed nodes
-
-
-def _neg(x: float) -> str:
-    """−x written out: −0.5, −(-0.5)."""
-    return f"−({_num(x)})" if x < 0 else f"−{_num(x)}"
 
 
 def _block(head: str, rows: list[str]) -> list[str]:
@@ -186,7 +182,7 @@ class _Graph:
                 syms.append(f"… ({len(rest)} more terms)")
                 vals.append("…")
                 prods.append(f"{_num(sum(self.grad(t) * f for t, f in rest))} (the other {len(rest)} terms)")
-            lines = _block(head, [" + ".join(syms), " + ".join(vals), " + ".join(prods), _num(self.grad(v))])
+            lines = _block(head, [" + ".join(syms), format_sum(vals), format_sum(prods), _num(self.grad(v))])
         lines += ["", "where"] + [f"  {self.factor_line(top, v, f)}" for top, f in users[:MAX_TERMS]]
         return lines
 
@@ -242,7 +238,7 @@ def _neuron_lines(g: _Graph, nr: _Neuron) -> tuple[str, list[str], list[Value]]:
         shown = g.consumers[id(out)][:MAX_TERMS]
         more = f" + … ({len(users) - MAX_TERMS} more)" if len(users) > MAX_TERMS else ""
         syms = " + ".join(f"{_delta_name(g, m)}·{g.formula(m, out) or _num(f)}" for m, f in shown)
-        vals = " + ".join(f"{_num(-g.grad(m))}·{_num(f)}" for m, f in shown)
+        vals = format_sum([f"{_num(-g.grad(m))}·{_num(f)}" for m, f in shown])
         rows = [f"({syms}{more}){fprime}", f"({vals}{more}){fval}"]
         if act is not None:
             rows.append(f"{_num(-g.grad(out))}{fval}")
