@@ -1,4 +1,4 @@
-"""Every ```python block of every docs/*.md page runs, on its own, and does what the page says.
+"""Every ```python block of README.md and of every docs/*.md page runs, on its own, and does what the page says.
 
 Each block runs in a fresh namespace from a temporary working directory, compiled under the page's
 own file name and line numbers, so a failure's traceback points at docs/<page>.md:<line>. Blocks
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 TIMEOUT_S = 120  # per block: docs blocks are small, this only stops a hung one from hanging the suite
 
 _FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
@@ -41,9 +42,15 @@ def python_blocks(text: str, name: str = "<text>") -> list[tuple[int, str]]:
     return blocks
 
 
+def pages() -> list[Path]:
+    """README.md (when it sits beside docs/) and every docs/*.md page."""
+    readme = DOCS.parent / "README.md"
+    return ([readme] if readme.exists() else []) + sorted(DOCS.glob("*.md"))
+
+
 def _collect() -> list:
     params = []
-    for page in sorted(DOCS.glob("*.md")):
+    for page in pages():
         for line, code in python_blocks(page.read_text(encoding="utf-8"), page.name):
             params.append(pytest.param(page, line, code, id=f"{page.name}:{line}"))
     # no python block anywhere is fine; one passing placeholder instead of pytest's "empty parameter set" skip
@@ -111,3 +118,28 @@ def test_a_hung_block_is_stopped_by_the_timeout(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "TIMEOUT_S", 1)
     with pytest.raises(TimeoutError, match=r"docs/hang.md:2: the block ran longer than 1 s"):
         test_docs_python_block_runs(page, 2, "while True:\n    pass\n", tmp_path, monkeypatch)
+
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def relative_links(text: str) -> list[str]:
+    """The targets of Markdown links and images in `text` that point into the repository (no URL, no #anchor)."""
+    return [t.split("#")[0] for t in _LINK.findall(text) if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+
+
+def test_links_are_found():
+    text = "[a](docs/engine.md) ![p](x.svg) [w](https://example.org/a) [s](#top) [b](cli.md#train)"
+    assert relative_links(text) == ["docs/engine.md", "x.svg", "cli.md"]
+
+
+@pytest.mark.parametrize("page", pages(), ids=lambda p: p.name)
+def test_every_relative_link_resolves(page):
+    missing = [t for t in relative_links(page.read_text(encoding="utf-8")) if not (page.parent / t).exists()]
+    assert not missing, f"{page.name} links to files that do not exist: {missing}"
+
+
+def test_readme_links_every_docs_page():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    unlinked = [p.name for p in sorted(DOCS.glob("*.md")) if f"docs/{p.name}" not in relative_links(readme)]
+    assert not unlinked, f"README.md does not link {unlinked}"
