@@ -15,6 +15,8 @@ of weight rows (one per neuron), `b` a list of biases and activation one of
 from __future__ import annotations
 
 import math
+from itertools import repeat
+from operator import add, mul
 
 Layer = tuple[list[list[float]], list[float], str]
 
@@ -165,3 +167,84 @@ def chain(x: float, rounds: int, activation: str = "tanh") -> tuple[float, float
         for o in reversed(outs):
             g = g * (1.0 if o > 0 else 0.0) * 1.0001
     return y, g
+
+
+# --- the tight floor: what a person would write by hand for these two networks --------------------------------
+
+def seed_train_tight(layers: list[Layer], x: list[float], target: list[float], lr: float, rounds: int):
+    """W1 with the delta rule written out for the 2-2-2 sigmoid network: one local per number.
+
+    Returns E of the last round and its gradients in parameter order (w1 w2 b1 w3 w4 b2 w5 w6 b3 w7 w8 b4),
+    computed before that round's update; biases are not updated, as in the seeds.
+    """
+    ([[w1, w2], [w3, w4]], [b1, b2], _), ([[w5, w6], [w7, w8]], [b3, b4], _) = layers
+    i1, i2 = x
+    t1, t2 = target
+    exp = math.exp
+    E = 0.0
+    grads: list[float] = []
+    for _ in range(rounds):
+        h1 = 1.0 / (1.0 + exp(-(w1 * i1 + w2 * i2 + b1)))
+        h2 = 1.0 / (1.0 + exp(-(w3 * i1 + w4 * i2 + b2)))
+        o1 = 1.0 / (1.0 + exp(-(w5 * h1 + w6 * h2 + b3)))
+        o2 = 1.0 / (1.0 + exp(-(w7 * h1 + w8 * h2 + b4)))
+        E = 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
+        d1 = (o1 - t1) * o1 * (1.0 - o1)  # ∂E/∂net_o1
+        d2 = (o2 - t2) * o2 * (1.0 - o2)
+        e1 = (d1 * w5 + d2 * w7) * h1 * (1.0 - h1)  # ∂E/∂net_h1
+        e2 = (d1 * w6 + d2 * w8) * h2 * (1.0 - h2)
+        g1, g2, g3, g4 = e1 * i1, e1 * i2, e2 * i1, e2 * i2
+        g5, g6, g7, g8 = d1 * h1, d1 * h2, d2 * h1, d2 * h2
+        w1 -= lr * g1
+        w2 -= lr * g2
+        w3 -= lr * g3
+        w4 -= lr * g4
+        w5 -= lr * g5
+        w6 -= lr * g6
+        w7 -= lr * g7
+        w8 -= lr * g8
+        grads = [g1, g2, e1, g3, g4, e2, g5, g6, d1, g7, g8, d2]
+    return E, grads
+
+
+def moons_step_tight(layers: list[Layer], X: list[list[float]], y: list[float], lr: float, alpha: float = 1e-4):
+    """W2 written tight: each neuron's net is `sum(map(mul, w, x)) + b`, the backward runs on lists with map/zip.
+
+    ReLU hidden layers and one linear output, as `moons_step`; returns L and its gradients in parameter order
+    (computed before the update) and updates the weights in place.
+    """
+    Ws = [W for W, _, _ in layers]
+    bs = [b for _, b, _ in layers]
+    WTs = [list(zip(*W)) for W in Ws]  # columns: ∂L/∂x_i = Σ_j δ_j·w_ji is sum(map(mul, column_i, δ))
+    last = len(layers) - 1
+    hidden = list(zip(Ws[:last], bs[:last]))
+    w_out, b_out = Ws[last][0], bs[last][0]
+    scale = 1.0 / len(X)
+    gW = [[[0.0] * len(row) for row in W] for W in Ws]
+    gb = [[0.0] * len(b) for b in bs]
+    data_loss = 0.0
+    for x, yi in zip(X, y):
+        acts = [x]
+        for W, b in hidden:
+            x = [s if (s := sum(map(mul, row, x)) + bj) > 0.0 else 0.0 for row, bj in zip(W, b)]
+            acts.append(x)
+        margin = 1.0 - yi * (sum(map(mul, w_out, x)) + b_out)
+        if margin > 0.0:
+            data_loss += margin
+            delta = [-yi * scale]
+            for k in range(last, -1, -1):
+                a = acts[k]
+                gW[k] = [list(map(add, g, map(mul, repeat(dj), a))) if dj else g for g, dj in zip(gW[k], delta)]
+                gb[k] = list(map(add, gb[k], delta))
+                if k:  # δ of the layer below: back through the weights, then relu' (0 where the unit is off)
+                    delta = [sum(map(mul, col, delta)) if ai > 0.0 else 0.0 for col, ai in zip(WTs[k], a)]
+    reg = sum([sum(map(mul, row, row)) + bj * bj for W, b in zip(Ws, bs) for row, bj in zip(W, b)])
+    loss = data_loss * scale + alpha * reg
+    two_alpha = 2.0 * alpha
+    for W, b, gWk, gbk in zip(Ws, bs, gW, gb):
+        for j, (row, grow) in enumerate(zip(W, gWk)):
+            grow[:] = [g + two_alpha * w for g, w in zip(grow, row)]
+            row[:] = [w - lr * g for w, g in zip(row, grow)]
+            gbk[j] += two_alpha * b[j]
+            b[j] -= lr * gbk[j]
+    return loss, gW, gb
