@@ -4,6 +4,7 @@ from tinygrad_bp import codegen  # noqa: F401  (installs the generated fast code
 from tinygrad_bp.engine import Value, grad
 from tinygrad_bp.explain import explain
 from tinygrad_bp.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from tinygrad_bp.jit import jit
 
-__all__ = ["Value", "grad", "gradcheck", "gradgradcheck", "GradcheckError", "explain"]
+__all__ = ["Value", "grad", "gradcheck", "gradgradcheck", "GradcheckError", "explain", "jit"]
 __version__ = "0.1.0"

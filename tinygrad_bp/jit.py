@@ -18,7 +18,6 @@ function.  What is traced, what is refused and why: docs/jit.md.
 from __future__ import annotations
 
 import math
-import re
 import struct
 import sys
 import threading
@@ -445,27 +444,22 @@ class _Graph:
                     refs.append(j - s if j >= s else ("x", j))
                 else:
                     kind, k = ref[id(c)]
-                    refs.append(("a", slots.setdefault(k, len(slots))) if kind == "i" else (kind, k))
+                    refs.append(("a", slots.setdefault(k, len(slots))) if kind == "i" else (kind, k, c._op is CONST))
             entries.append((getattr(op, "key", None) or ("op", id(op)), op.params, tuple(refs)))
         return tuple(entries), slots
 
 
 # --- code generation ------------------------------------------------------------------------------------------
 
-_SHARED = re.compile(r"\b(?:g?p|v|h)\d+\b|\bfin\b")
-
-
-def _name_order(name: str) -> tuple[str, int]:
-    head = name.rstrip("0123456789")
-    return (head, int(name[len(head):]) if name[len(head):] else -1)
-
-
 class _Writer:
-    """Writes the replay of a traced graph: forward(L, A) -> (outputs, saved), backward_k(L, A, S, g) -> partials.
+    """Writes the replay of a traced graph: the source of `make(C, O)`, which returns forward(L, A) ->
+    (outputs, saved) and, for each output k, backward_k(L, A, S, g) -> each leaf's partial.
 
-    L holds the leaves' data, A the number arguments; the names are p<k> (a leaf), i<k> (an argument), c<k> (a
-    constant, from the tuple C), v<q>/h<q> (the value/gradient of the node at position q), gp<k> (a leaf's
-    gradient); inside a shared function n<j>/d<j> (its j-th node), a<j> (its j-th argument).
+    L holds the leaves' data, A the number arguments, C the constants, O the ops called at run time.
+    Names: p<k>/gp<k> a leaf's data/gradient, i<k> an argument, c<k> a constant, v<q>/h<q> the value/
+    gradient of the node at position q of backward()'s order.  A run of instances of one repeated
+    subgraph is one loop whose body is written once: n<m>_<j>/d<m>_<j> the value/gradient of its j-th
+    node, a<m>_<j> its j-th argument.  Everything is a local variable of one function.
     """
 
     def __init__(self, graph: _Graph, n_leaves: int, n_inputs: int, n_consts: int, consts_finite: bool):
@@ -482,20 +476,20 @@ class _Writer:
             self.ops.append(op)
         return j
 
-    # names of a Value inside a scope: None (the top level) or (s, e, slots) of a shared function
+    # the names of a Value in a scope: None (the top level) or (s, e, slots, m), a loop body
     def val(self, c: Value, scope: Any) -> str:
         j = self.g.pos.get(id(c))
         if j is not None:
-            return f"n{j - scope[0]}" if scope and j >= scope[0] else f"v{j}"
+            return f"n{scope[3]}_{j - scope[0]}" if scope and j >= scope[0] else f"v{j}"
         kind, k = self.g.ref[id(c)]
         if kind == "i":
-            return f"a{scope[2][k]}" if scope else f"i{k}"
+            return f"a{scope[3]}_{scope[2][k]}" if scope else f"i{k}"
         return f"{kind}{k}"
 
     def acc(self, c: Value, scope: Any) -> str | None:
         j = self.g.pos.get(id(c))
         if j is not None:
-            return f"d{j - scope[0]}" if scope and j >= scope[0] else f"h{j}"
+            return f"d{scope[3]}_{j - scope[0]}" if scope and j >= scope[0] else f"h{j}"
         kind, k = self.g.ref[id(c)]
         return f"gp{k}" if kind == "p" else None
 
@@ -504,8 +498,7 @@ class _Writer:
         names = [self.val(c, scope) for c in v._prev]
         o = self.val(v, scope)
         f = f"f{self.opname(v._op)}" if "{f}" in code.forward[-1] else ""
-        lines = [t.format(*names, o=o, f=f) for t in code.forward]
-        return lines + [f"if {o} - {o}: raise _Overflow"]
+        return [t.format(*names, o=o, f=f) for t in code.forward] + [f"if {o} - {o}: raise _Overflow"]
 
     def backward_lines(self, v: Value, g: str, scope: Any, refs: set[str], touched: set[str]) -> list[str]:
         """The chain rule at v: each input's accumulator += g · ∂v/∂input, as backward() adds it."""
@@ -550,124 +543,128 @@ class _Writer:
     def source(self, regions: list, outputs: list[int], back_orders: list[list[Value]]) -> str:
         """The module source: `make(C, O)` defines forward and each output's backward and returns them."""
         g = self.g
-        blocks = {g.start[e]: (m, e, slots) for m, members in enumerate(regions) for e, slots in members}
-        items: list[tuple] = []
+        first = {g.start[e]: (m, e, slots) for m, members in enumerate(regions) for e, slots in members}
+        items: list[tuple] = []  # ("node", q) or ("loop", m, [(root, slots), ...]): a run of one shape
         q = 0
         while q < len(g.order):
-            if q in blocks:
-                items.append(("region",) + blocks[q])
-                q = blocks[q][1] + 1
+            if q in first:
+                m, e, slots = first[q]
+                if items and items[-1][0] == "loop" and items[-1][1] == m:
+                    items[-1][2].append((e, slots))
+                else:
+                    items.append(("loop", m, [(e, slots)]))
+                q = e + 1
             else:
                 items.append(("node", q))
                 q += 1
-        # the backward passes first: they say which forward values must be kept
-        self.outer_refs: set[str] = set()
-        self.shared_saved: list[list[str]] = []
-        shared_b: list[str] = []
-        outer: set[str] = set()
-        for m, members in enumerate(regions):
-            e, slots = members[0]
-            block, saved, touched = self._shared_backward(m, e, slots)
-            shared_b += block
-            self.shared_saved.append(saved)
-            outer |= touched
-        refs = set(self.outer_refs)
-        backs = [self._backward(k, order, items if regions else None, refs, outer) for k, order in enumerate(back_orders)]
-        shared_f: list[str] = []
-        for m, members in enumerate(regions):
-            shared_f += self._shared_forward(m, *members[0])
-        # what the shared functions read and write of the callers' numbers lives in make's scope (cells made
-        # once, not per call: a replay allocates no cells for the collector); calls on one trace take its lock
-        shared = sorted(set(_SHARED.findall("\n".join(shared_f + shared_b))), key=_name_order)
-        lines = ["def forward(L, A):"]
-        own = [x for x in shared if x[0] in "pv"]
-        if own:
-            lines.append(f"    nonlocal {', '.join(own)}")
-        lines += self._unpack("p", self.n_leaves, "L") + self._unpack("i", self.n_inputs, "A")
+        # the bodies of the shared shapes and the backward passes first: they say what the forward keeps
+        refs: set[str] = set()
+        touched: set[str] = set()
+        bodies = [self._body(m, *members[0], refs, touched) for m, members in enumerate(regions)]
+        backs = [self._backward(k, order, items if regions else None, bodies, refs, set(touched))
+                 for k, order in enumerate(back_orders)]
+        lines = ["def forward(L, A):"] + self._unpack("p", self.n_leaves, "L") + self._unpack("i", self.n_inputs, "A")
         lines.append("    t = sum(L) + sum(A)")
         keep = []
-        for item in items:
+        for n_item, item in enumerate(items):
             if item[0] == "node":
                 lines += ["    " + line for line in self.forward_lines(g.order[item[1]], None)]
-            else:
-                _, m, e, slots = item
-                lines.append(f"    v{e}, s{e} = F{m}({', '.join(f'i{k}' for k in slots)})")
-                keep.append(f"s{e}")
-        keep += sorted((x for x in refs if x[0] == "v"), key=_name_order)
+                continue
+            _, m, members = item
+            forward, saved, _, _, width = bodies[m]
+            lines += [f"    r{n_item} = []", f"    s{n_item} = []", f"    r{n_item}a = r{n_item}.append",
+                      f"    s{n_item}a = s{n_item}.append"]
+            lines.append(f"    for {self._loop_args(m, width)} in {self._instances(members)}:")
+            lines += ["        " + line for line in forward]
+            lines += [f"        r{n_item}a(n{m}_{width - 1})",
+                      f"        s{n_item}a(({''.join(x + ', ' for x in saved)}))"]
+            lines.append(f"    {''.join(f'v{e}, ' for e, _ in members)}= r{n_item}")
+            keep.append(f"s{n_item}")
+        keep += sorted((x for x in refs if x[0] == "v"), key=lambda x: int(x[1:]))
         lines.append(f"    return ({''.join(f'v{q}, ' for q in outputs)}), ({''.join(x + ', ' for x in keep)}"
-                     "t - t == 0.0)")
-        saved = f"    {''.join(x + ', ' for x in keep)}ff, = S"
+                     "t - t == 0.0, )")
+        saved_line = f"    {''.join(x + ', ' for x in keep)}ff, = S"
         body = ["def make(C, O):"]
         if self.n_consts:
             body.append("    " + "".join(f"c{k}, " for k in range(self.n_consts)) + "= C")
-        for j, op in enumerate(self.ops):
+        for j in range(len(self.ops)):
             body += [f"    o{j} = O[{j}]", f"    f{j} = o{j}.forward"]
-        for chunk in range(0, len(shared), 200):
-            body.append(f"    {' = '.join(shared[chunk:chunk + 200])} = None")
-        body += ["    " + line for line in shared_f + shared_b + lines]
-        backward_own = shared
+        body += ["    " + line for line in lines]
         for block in backs:
-            body.append("    " + block[0])
-            if backward_own:
-                body.append(f"        nonlocal {', '.join(backward_own)}")
-            body += ["    " + (saved if line == "    __SAVED__" else line) for line in block[1:]]
+            body += ["    " + (saved_line if line == "    __SAVED__" else line) for line in block]
         body.append(f"    return forward, ({''.join(f'backward{k}, ' for k in range(len(backs)))})")
         return "\n".join(body) + "\n"
 
     def _unpack(self, prefix: str, count: int, source: str) -> list[str]:
         return [f"    {''.join(f'{prefix}{k}, ' for k in range(count)).rstrip(' ')} = {source}"] if count else []
 
-    def _shared_forward(self, m: int, e: int, slots: dict[int, int]) -> list[str]:
-        g = self.g
-        s = g.start[e]
-        lines = [f"def F{m}({', '.join(f'a{j}' for j in range(len(slots)))}):"]
-        for v in g.order[s:e + 1]:
-            lines += ["    " + line for line in self.forward_lines(v, (s, e, slots))]
-        lines.append(f"    return n{e - s}, ({''.join(x + ', ' for x in self.shared_saved[m])})")
-        return lines
+    def _loop_args(self, m: int, width: int) -> str:
+        n = len(self._slots[m])
+        return f"({''.join(f'a{m}_{j}, ' for j in range(n))})" if n else "_"
 
-    def _shared_backward(self, m: int, e: int, slots: dict[int, int]) -> tuple[list[str], list[str], set[str]]:
-        """B<m>(g, s, a...): the chain rule through one instance of a shared subgraph, g its root's gradient."""
+    def _instances(self, members: list) -> str:
+        m_slots = members[0][1]
+        if not m_slots:
+            return f"range({len(members)})"
+        return "(" + "".join("(" + "".join(f"i{k}, " for k in sorted(slots, key=slots.get)) + "), "
+                             for _, slots in members) + ")"
+
+    def _body(self, m: int, e: int, slots: dict[int, int], refs: set[str], touched: set[str]) -> tuple:
+        """The loop bodies of shape m (written from its first instance): forward lines, the values its backward
+        keeps, backward lines (its root's gradient is d<m>_<last>), the gradients it zeroes, and its size."""
         g = self.g
         s = g.start[e]
-        scope = (s, e, slots)
-        refs: set[str] = set()
-        touched: set[str] = set()
+        scope = (s, e, slots, m)
+        if not hasattr(self, "_slots"):
+            self._slots: dict[int, dict[int, int]] = {}
+        self._slots[m] = slots
+        forward = [line for v in g.order[s:e + 1] for line in self.forward_lines(v, scope)]
+        inner_refs: set[str] = set()
+        inner_touched: set[str] = set()
         plain = [_code(v._op, len(v._prev)).plain for v in g.order[s:e + 1]]
-        body: list[str] = []
+        backward: list[str] = []
         for q in range(e, s - 1, -1):
-            gname = "g" if q == e else f"d{q - s}"
-            if g.start[q] == s and g.private[q] and all(plain[:q - s + 1]):
+            gname = f"d{m}_{q - s}"
+            if g.start[q] == s and g.private[q] and q - s >= 2 and all(plain[:q - s + 1]):
                 # every node left gets its gradient through this one: a zero ends the pass (all numbers finite)
-                body.append(f"if not {gname} and fin: return")
-            body += self.backward_lines(g.order[q], gname, scope, refs, touched)
-        saved = sorted((x for x in refs if x[0] == "n"), key=lambda x: int(x[1:]))
-        outer = {x for x in touched if x[0] != "d"}
-        self.outer_refs.update(x for x in refs if x[0] == "v")
-        inner = sorted((x for x in touched if x[0] == "d"), key=lambda x: int(x[1:]))
-        lines = [f"def B{m}(g, s{''.join(f', a{j}' for j in range(len(slots)))}):"]
-        if outer:
-            lines.append(f"    nonlocal {', '.join(sorted(outer))}")
-        if saved:
-            lines.append(f"    {''.join(x + ', ' for x in saved).rstrip(' ')} = s")
-        for chunk in range(0, len(inner), 200):
-            lines.append(f"    {' = '.join(inner[chunk:chunk + 200])} = 0.0")
-        return lines + ["    " + line for line in body], saved, outer
+                backward.append(f"if not {gname} and fin: continue")
+            backward += self.backward_lines(g.order[q], gname, scope, inner_refs, inner_touched)
+        own = f"n{m}_"
+        saved = [f"{own}{j}" for j in range(e - s + 1) if f"{own}{j}" in inner_refs]
+        refs.update(x for x in inner_refs if x[0] == "v")
+        touched.update(x for x in inner_touched if x[0] != "d")
+        zero = [f"d{m}_{j}" for j in range(e - s) if f"d{m}_{j}" in inner_touched]
+        return forward, saved, backward, zero, e - s + 1
 
-    def _backward(self, k: int, order: list[Value], items: list | None, refs: set[str], outer: set[str]) -> list[str]:
+    def _backward(self, k: int, order: list[Value], items: list | None, bodies: list, refs: set[str],
+                  touched: set[str]) -> list[str]:
         """backward<k>(L, A, S, g): the chain rule from output k, in backward()'s order (g: its seed)."""
         g = self.g
         root = order[-1]
-        touched = set(outer) if items is not None else set()
         body: list[str] = []
-        if items is not None:  # one output: the items of the forward, shared subgraphs as calls
-            for item in reversed(items):
+        if items is not None:  # one output: the forward's items in reverse, runs of a shape as loops
+            for n_item in range(len(items) - 1, -1, -1):
+                item = items[n_item]
                 if item[0] == "node":
                     v = g.order[item[1]]
                     body += self.backward_lines(v, "g" if v is root else f"h{item[1]}", None, refs, touched)
+                    continue
+                _, m, members = item
+                _, saved, backward, zero, width = bodies[m]
+                members = members[::-1]
+                grads = "(" + "".join(f"h{e}, " for e, _ in members) + ")"
+                touched.update(f"h{e}" for e, _ in members)
+                head = f"    for d{m}_{width - 1}, x{n_item}"
+                if self._slots[m]:
+                    body.append(f"{head.strip()}, {self._loop_args(m, width)} in zip({grads}, reversed(s{n_item}), "
+                                f"{self._instances(members)}):")
                 else:
-                    _, m, e, slots = item
-                    body.append(f"B{m}(h{e}, s{e}{''.join(f', i{j}' for j in slots)})")
+                    body.append(f"{head.strip()} in zip({grads}, reversed(s{n_item})):")
+                if saved:
+                    body.append(f"    {''.join(x + ', ' for x in saved)}= x{n_item}")
+                for chunk in range(0, len(zero), 200):
+                    body.append(f"    {' = '.join(zero[chunk:chunk + 200])} = 0.0")
+                body += ["    " + line for line in backward]
         else:
             for v in reversed(order):
                 q = g.pos[id(v)]
@@ -678,10 +675,11 @@ class _Writer:
                  f"    fin = ff and t - t == 0.0{'' if self.consts_finite else ' and False'}"]
         root_acc = f"h{g.pos[id(root)]}"
         zeros = [f"gp{j}" for j in range(self.n_leaves)]
-        zeros += sorted((x for x in touched if x[0] == "h" and x != root_acc), key=_name_order)
+        zeros += sorted((x for x in touched if x[0] == "h" and x != root_acc), key=lambda x: int(x[1:]))
         for chunk in range(0, len(zeros), 200):
             head.append(f"    {' = '.join(zeros[chunk:chunk + 200])} = 0.0")
-        return head + ["    " + line for line in body] + [f"    return [{', '.join(f'gp{j}' for j in range(self.n_leaves))}]"]
+        grads = ", ".join(f"gp{j}" for j in range(self.n_leaves))
+        return head + ["    " + line for line in body] + [f"    return [{grads}]"]
 
 
 # --- a compiled trace, and the Values a replay returns ---------------------------------------------------------
@@ -706,7 +704,12 @@ class Replayed(Value):
         op = self._jop
         if op is None:  # made on first use (drawing, a larger graph, grad()): a replay itself makes no op
             trace, inputs, saved, k = self._trace, self._inputs, self._saved, self._index
-            op = self._jop = Op("jit", None, lambda xs, out: (trace.partials(k, xs, inputs, saved),), "*")
+            def local(xs: Any, out: Any) -> tuple:
+                if isinstance(xs, (list, tuple)):  # the leaves as one group (ops.partials)
+                    return (trace.partials(k, xs, inputs, saved),)
+                return (trace.partials(k, [xs], inputs, saved)[0],)  # one leaf, as chain_rule passes it
+
+            op = self._jop = Op("jit", None, local, "*")
         return op
 
     @_op.setter
@@ -941,6 +944,8 @@ class Jit:
                         self._counts["fallbacks"] += 1
                         return self.eager(*args, **kwargs)
                     self._counts["replays"] += 1
+                    if next(reversed(self._cache)) is not key:
+                        self._cache.move_to_end(key)  # the least recently used go first
                     return result
         return self._trace(key, args, kwargs, vals, len(A), keep)
 
