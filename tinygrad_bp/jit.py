@@ -133,12 +133,12 @@ def _flatten(x: Any, key: list, nums: list, vals: list, keep: list) -> None:
     elif t is list or t is tuple:
         key.append(t)
         key.append(len(x))
+        if set(map(type, x)) <= _FLOAT:  # a row of floats, in one step (the same key as one at a time)
+            key += [float] * len(x)
+            nums += x
+            return
         for e in x:
-            if type(e) is float:
-                key.append(float)
-                nums.append(e)
-            else:
-                _flatten(e, key, nums, vals, keep)
+            _flatten(e, key, nums, vals, keep)
     elif t is Value or isinstance(x, Value):
         key.append(Value)
         vals.append(x)
@@ -188,7 +188,18 @@ def _call_key(args: tuple, kwargs: dict) -> tuple[tuple, list[float], list[Value
     nums: list[float] = []
     vals: list[Value] = []
     keep: list = []
-    _flatten(args, key, nums, vals, keep)
+    key.append(len(args))
+    for x in args:  # the arguments one by one (_flatten's steps, the common cases inline)
+        t = type(x)
+        if t is float:
+            key.append(float)
+            nums.append(x)
+        elif (t is list or t is tuple) and set(map(type, x)) <= _FLOAT:
+            key += (t, len(x))
+            key += [float] * len(x)
+            nums += x
+        else:
+            _flatten(x, key, nums, vals, keep)
     if kwargs:
         for name in sorted(kwargs):
             key.append(name)
@@ -592,8 +603,32 @@ class _Writer:
         body += ["    " + line for line in lines]
         for block in backs:
             body += ["    " + (saved_line if line == "    __SAVED__" else line) for line in block]
-        body.append(f"    return forward, ({''.join(f'backward{k}, ' for k in range(len(backs)))})")
+        steps = [] if self.n_leaves > 64 else [line for k in range(len(backs)) for line in self._step(k)]
+        body += ["    " + line for line in steps]
+        body.append(f"    return forward, ({''.join(f'backward{k}, ' for k in range(len(backs)))}), "
+                    f"({''.join(f'step{k}, ' for k in range(len(backs))) if steps else ''})")
         return "\n".join(body) + "\n"
+
+    def _step(self, k: int) -> list[str]:
+        """step<k>(LV, A, S): backward() from output k for few leaves, written out: read each leaf, check it
+        holds floats (else False: the engine's pass converts or names it), the partials, then each leaf ADDs
+        its partial in one straight run of stores (no call in between: Ctrl-C cannot split it)."""
+        n = self.n_leaves
+        ls = "".join(f"l{j}, " for j in range(n))
+        lines = [f"def step{k}(LV, A, S):"]
+        if n:
+            lines.append(f"    {ls}= LV")
+            lines += [f"    p{j} = l{j}.data" for j in range(n)] + [f"    b{j} = l{j}.grad" for j in range(n)]
+            chain = " is ".join(["float"] + [f"type(p{j})" for j in range(n)] + [f"type(b{j})" for j in range(n)])
+            lines.append(f"    if not {chain}:")
+            lines.append("        return False")
+        call = f"backward{k}([{''.join(f'p{j}, ' for j in range(n))}], A, S, 1.0)"
+        lines.append(f"    {''.join(f'q{j}, ' for j in range(n))}= {call}" if n else f"    {call}")
+        if n:
+            lines.append(f"    if {' or '.join(f'b{j}' for j in range(n))}:")
+            lines += [f"        q{j} = b{j} + q{j}" for j in range(n)]
+            lines += [f"    l{j}.grad = q{j}" for j in range(n)]
+        return lines + ["    return True"]
 
     def _unpack(self, prefix: str, count: int, source: str) -> list[str]:
         return [f"    {''.join(f'{prefix}{k}, ' for k in range(count)).rstrip(' ')} = {source}"] if count else []
@@ -720,6 +755,13 @@ class Replayed(Value):
         """As `Value.backward`: leaves ADD this pass's gradient, all or nothing, one pass at a time."""
         if self._generic:  # inputs made outside the trace lead on into their own graph: the engine's pass
             return Value.backward(self)
+        steps = self._trace.steps
+        if steps:
+            with _PASS_LOCK:
+                self.grad = 1.0
+                if steps[self._index](self._prev, self._inputs, self._saved):
+                    return
+            return Value.backward(self)  # ints or bad types: the engine converts or names them
         with _PASS_LOCK:
             leaves = self._prev
             datas = list(map(_get_data, leaves))
@@ -727,9 +769,7 @@ class Replayed(Value):
             if not (set(map(type, datas)) <= _FLOAT and set(map(type, grads)) <= _FLOAT):
                 return Value.backward(self)  # ints or bad types: the engine converts or names them
             self.grad = 1.0
-            trace = self._trace
-            with trace.lock:
-                ps = trace.backwards[self._index](datas, self._inputs, self._saved, 1.0)
+            ps = self._trace.backwards[self._index](datas, self._inputs, self._saved, 1.0)
             if any(grads):
                 ps = list(map(add, grads, ps))
             list(map(setattr, leaves, repeat("grad"), ps))  # one C call: Ctrl-C cannot split it
@@ -752,9 +792,9 @@ class _Trace:
         self.cut = cut
         self.keep = keep  # objects passed as arguments: their ids are in the key
         self.single = template == ("v", 0) and outkinds[0][0] == "node"
-        self.lock = threading.Lock()  # the generated functions share their numbers in cells: one call at a time
         self.forward: Callable[..., Any] = None  # type: ignore[assignment]
         self.backwards: tuple = ()
+        self.steps: tuple = ()  # written-out backward() passes (few leaves only)
         self.source = ""
 
     def matches(self, A: list[float]) -> bool:
@@ -776,9 +816,7 @@ class _Trace:
                 bound[k] = vals[j]
             leaves = tuple(bound)
             generic = generic or any(v._prev for v in vals)
-        L = list(map(_get_data, leaves))
-        with self.lock:
-            outs, saved = self.forward(L, A)
+        outs, saved = self.forward(list(map(_get_data, leaves)), A)
         if self.single:
             return self._node(outs[0], leaves, A, saved, 0, generic)
         values = []
@@ -804,8 +842,7 @@ class _Trace:
                 raise JitError(f"{self.name}: this Value is a jit replay, one node whose inputs are the leaves, with "
                                "first derivatives only: grad(..., create_graph=True) and explain's formulas cannot "
                                f"look inside it; build the full graph with {self.name}.eager(*args)")
-        with self.lock:
-            return self.backwards[k](list(xs), A, saved, 1.0)
+        return self.backwards[k](list(xs), A, saved, 1.0)
 
 
 def _template(x: Any, outs: list[Value], index: dict[int, int], name: str) -> Any:
@@ -885,7 +922,7 @@ def _compile(name: str, result: Any, watch: _Watch, vals: list[Value], n_inputs:
         exec(compile(source, "<generated by tinygrad_bp.jit>", "exec"), namespace)
     except (RecursionError, MemoryError, SyntaxError) as e:  # SyntaxError: too deeply nested for the compiler
         raise _GiveUp(f"its generated code does not compile ({type(e).__name__}: {e})") from None
-    trace.forward, trace.backwards = namespace["make"](tuple(const_values), tuple(writer.ops))
+    trace.forward, trace.backwards, trace.steps = namespace["make"](tuple(const_values), tuple(writer.ops))
     trace.source = source
     trace.n_nodes, trace.n_shared = len(graph.order), len(regions)
     return trace
@@ -983,7 +1020,8 @@ class Jit:
             t1 = time.perf_counter()
         self._counts["traces"] += 1
         if watch.abandoned is not None:
-            self._give_up(f"while it was traced, {watch.abandoned}")
+            self._give_up(f"while it was traced, {watch.abandoned}: a replay could not repeat what its Python code "
+                          "does with that value")
             return result
         try:
             trace = _compile(self.__name__, result, watch, vals, n_inputs, keep, self.max_nodes)
@@ -1005,8 +1043,8 @@ class Jit:
 
     def _give_up(self, why: str) -> None:
         self._eager_reason = why
-        warnings.warn(JitWarning(f"jit: {self.__qualname__} runs eagerly from now on: {why}; a replay could not "
-                                 "repeat what its Python code does with that value (see docs/jit.md)"), stacklevel=4)
+        warnings.warn(JitWarning(f"jit: {self.__qualname__} runs eagerly from now on: {why} (see docs/jit.md)"),
+                      stacklevel=4)
 
     def reset(self) -> None:
         """Forget every trace (and a decision to run eagerly): the next call traces again."""
