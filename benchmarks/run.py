@@ -12,19 +12,30 @@ Workloads:
   W4 memory  bytes per graph node (tracemalloc), a chain graph of about 200,000 nodes
   import     `python -X importtime -c "import <package>"`
 
+Contenders: tinygrad_bp (eager), jit (tinygrad_bp's `jit`: the same losses traced once, then
+replayed), the floor (the same arithmetic in plain Python floats, in the engine's order), the tight
+floor (W1, W2: what a person would write by hand: the delta rule written out for the 2-2-2 net, each
+neuron as sum(map(mul, w, x))), micrograd and PyTorch when installed.
+
 Contenders run in one process, interleaved round by round (each one runs
 right after each other one equally often); the tables give medians.  Before
 anything is timed, each contender's loss and gradients are compared with the
 floor's (and every timed run's result is checked again): a contender that
-computes something else fails the run.
+computes something else fails the run.  The jit's own costs are measured
+beside: its trace + compile of W2 against eager steps, micrograd's whole demo
+(100 steps) with and without it, and the cyclic collector's runs during 100
+replayed W2 steps.  The output ends with the targets of the engine issue (11)
+and the jit issue (12), each marked met or missed.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import gc
 import math
 import os
+import platform
 import re
 import statistics
 import subprocess
@@ -42,10 +53,10 @@ for _p in (ROOT, HERE):
 
 import floor  # noqa: E402
 
-from tinygrad_bp import Value  # noqa: E402
+from tinygrad_bp import Value, jit  # noqa: E402
 from tinygrad_bp.data import moons  # noqa: E402
 from tinygrad_bp.engine import topological_order  # noqa: E402
-from tinygrad_bp.losses import sse  # noqa: E402
+from tinygrad_bp.losses import hinge, sse  # noqa: E402
 from tinygrad_bp.nn import MLP  # noqa: E402
 
 TOL = 1e-12  # largest accepted deviation from the floor, relative to the largest |gradient| (and |loss|)
@@ -95,6 +106,7 @@ def flat_grads(gW: list, gb: list) -> list[float]:
 class Floor:
     name = "floor"
     chain_act = "tanh"
+    workloads = ("W1", "W2", "W3")
 
     def prepare_seed(self, layers, rounds):
         layers = copy_layers(layers)
@@ -118,9 +130,31 @@ class Floor:
     chain_graph = None
 
 
+class TightFloor:
+    """The tight floor (W1, W2): floor.seed_train_tight and floor.moons_step_tight."""
+
+    name = "floor (tight)"
+    chain_act = "tanh"
+    workloads = ("W1", "W2")
+    chain_graph = None
+
+    def prepare_seed(self, layers, rounds):
+        layers = copy_layers(layers)
+        return lambda: floor.seed_train_tight(layers, SEED_X, SEED_TARGET, SEED_LR, rounds)
+
+    def prepare_moons(self, layers, X, y, lr):
+        layers = copy_layers(layers)
+
+        def run():
+            L, gW, gb = floor.moons_step_tight(layers, X, y, lr)
+            return L, flat_grads(gW, gb), flat_params(layers)
+        return run
+
+
 class TinygradBP:
     name = "tinygrad_bp"
     chain_act = "tanh"
+    workloads = ("W1", "W2", "W3")
 
     @staticmethod
     def _model(layers, nouts, **kw):
@@ -181,11 +215,89 @@ class TinygradBP:
         return y, len(topological_order(y))
 
 
+def chain(x: Value, rounds: int) -> Value:
+    """W3's chain: y = tanh(1.0001·y + 0.1), `rounds` times from y = x."""
+    y = x
+    for _ in range(rounds):
+        y = (y * 1.0001 + 0.1).tanh()
+    return y
+
+
+class Jit(TinygradBP):
+    """tinygrad_bp's `jit` on the same losses as TinygradBP: traced once in prepare (untimed), replayed after."""
+
+    name = "jit"
+    chain_graph = None
+
+    def __init__(self):
+        self._chains: dict[int, Any] = {}
+
+    def prepare_seed(self, layers, rounds):
+        model = self._model(layers, [2, 2], activation="sigmoid", output_activation="sigmoid")
+        params = model.parameters()
+        weights = [w for layer in model.layers for n in layer.neurons for w in n.w]
+        x, target, lr = SEED_X, SEED_TARGET, SEED_LR
+        # sse() reads each output's .data to check it is a number, which a trace cannot replay (jit would run it
+        # eagerly, with a warning): the same arithmetic, E = Σ ½(t − a)², written out
+        loss_fn = jit(lambda: Value.sum([0.5 * (t - a) ** 2 for a, t in zip(model(x), target)]))
+        loss_fn()  # the trace
+
+        def run():
+            for _ in range(rounds):
+                model.zero_grad()
+                E = loss_fn()
+                E.backward()
+                for w in weights:  # biases are not updated, as in the seeds
+                    w.data -= lr * w.grad
+            return E.data, [p.grad for p in params]
+        return run
+
+    @staticmethod
+    def moons_loss(model, params, n, alpha=1e-4):
+        """TinygradBP's W2 loss as a function of the data: what jit traces."""
+        scale = 1.0 / n
+
+        def loss_fn(X, y):
+            losses = [(1.0 + -yi * model(xi)).relu() for xi, yi in zip(X, y)]
+            return Value.sum(losses) * scale + alpha * Value.sum([p * p for p in params])
+        return jit(loss_fn)
+
+    def prepare_moons(self, layers, X, y, lr, alpha=1e-4):
+        model = self._model(layers, [16, 16, 1])
+        params = model.parameters()
+        loss_fn = self.moons_loss(model, params, len(X), alpha)
+        loss_fn(X, y)  # the trace
+
+        def run():
+            loss = loss_fn(X, y)
+            model.zero_grad()
+            loss.backward()
+            grads = [p.grad for p in params]
+            for p in params:
+                p.data -= lr * p.grad
+            return loss.data, grads, [p.data for p in params]
+        return run
+
+    def prepare_chain(self, rounds, act=None):
+        f = self._chains.get(rounds)
+        if f is None:  # traced (and compiled) once per depth
+            f = self._chains[rounds] = jit(lambda x: chain(x, rounds))
+            f(Value(0.5))
+
+        def run():
+            x = Value(0.5)
+            y = f(x)
+            y.backward()
+            return y.data, x.grad
+        return run
+
+
 class Micrograd:
     """micrograd 0.1.0 used as in its demo; it has no sigmoid, so W1 adds one in micrograd's own style."""
 
     name = "micrograd"
     chain_act = "relu"  # micrograd has no tanh
+    workloads = ("W1", "W2", "W3")
 
     def __init__(self):
         from micrograd import nn
@@ -274,6 +386,7 @@ class Torch:
 
     name = "PyTorch"
     chain_act = "tanh"
+    workloads = ("W1", "W2", "W3")
 
     def __init__(self):
         import torch
@@ -348,7 +461,7 @@ class Torch:
 
 def contenders() -> tuple[list[Any], list[str]]:
     """The available contenders and a note for each missing peer."""
-    found: list[Any] = [TinygradBP(), Floor()]
+    found: list[Any] = [TinygradBP(), Jit(), Floor(), TightFloor()]
     missing = []
     for cls, pkg in ((Micrograd, "micrograd"), (Torch, "torch")):
         try:
@@ -475,16 +588,25 @@ def bytes_per_node(build: Callable[[int], tuple[Any, int]], rounds: int) -> tupl
 
 
 def import_ms(package: str, repeats: int) -> float | None:
-    """Median cumulative import time of `package` (ms), from `python -X importtime` in fresh processes."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = []
-    for _ in range(repeats + 1):  # the first run may compile .pyc files: not counted
-        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {package}"],
-                              capture_output=True, text=True, env=env, cwd=ROOT)
-        if proc.returncode:
-            return None
-        m = re.search(rf"\|\s*(\d+)\s*\|\s*{re.escape(package)}\s*$", proc.stderr, re.M)
-        out.append(int(m.group(1)) / 1000.0)
+    """Median cumulative import time of `package` (ms), from `python -X importtime` in fresh processes.
+
+    As an installed package imports: from cached bytecode (.pyc files, written by the first run into a
+    temporary folder, PYTHONPYCACHEPREFIX, even where PYTHONDONTWRITEBYTECODE is set), not compiling its source.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                   PYTHONPYCACHEPREFIX=cache)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        out = []
+        for _ in range(repeats + 1):  # the first run compiles and writes the .pyc files: not counted
+            proc = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {package}"],
+                                  capture_output=True, text=True, env=env, cwd=ROOT)
+            if proc.returncode:
+                return None
+            m = re.search(rf"\|\s*(\d+)\s*\|\s*{re.escape(package)}\s*$", proc.stderr, re.M)
+            out.append(int(m.group(1)) / 1000.0)
     return statistics.median(out[1:])
 
 
@@ -500,7 +622,7 @@ def fmt_t(s: float | None) -> str:
     return f"{s * 1e6:.3g} µs"
 
 
-WORKLOADS = ("W1", "W2", "W3", "W4", "import")
+WORKLOADS = ("W1", "W2", "W3", "W4", "import", "jit")
 
 
 def _workloads(text: str) -> tuple[str, ...]:
@@ -533,10 +655,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # W1 seed
     seed_rounds = 50 if quick else 1000
     refs = {1: Floor().prepare_seed(seed_layers(), 1)()}
-    for c in cs * ("W1" in only):
+    w1_cs = [c for c in cs if "W1" in c.workloads]
+    for c in w1_cs * ("W1" in only):
         report["checks"][("W1", c.name)] = check(c.name, "W1", c.prepare_seed(seed_layers(), 1)(), refs[1])
     if timing and "W1" in only:
-        runs = {c.name: (lambda c=c: c.prepare_seed(seed_layers(), seed_rounds)) for c in cs}
+        runs = {c.name: (lambda c=c: c.prepare_seed(seed_layers(), seed_rounds)) for c in w1_cs}
         report["times"]["W1"], devs = interleaved(runs, R, workload="W1")
         _merge(report, "W1", devs)
 
@@ -546,10 +669,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         X, y = X[:20], y[:20]
     layers = moons_layers()
     ref = Floor().prepare_moons(layers, X, y, 1.0)()
-    for c in cs * ("W2" in only):
+    w2_cs = [c for c in cs if "W2" in c.workloads]
+    for c in w2_cs * ("W2" in only):
         report["checks"][("W2", c.name)] = check(c.name, "W2", c.prepare_moons(layers, X, y, 1.0)(), ref)
     if timing and "W2" in only:
-        runs = {c.name: (lambda c=c: c.prepare_moons(layers, X, y, 1.0)) for c in cs}
+        runs = {c.name: (lambda c=c: c.prepare_moons(layers, X, y, 1.0)) for c in w2_cs}
         report["times"]["W2"], devs = interleaved(runs, R, workload="W2")
         _merge(report, "W2", devs)
 
@@ -557,7 +681,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     depths = ([300, 10_000] if quick else [300, 10_000, 1_000_000]) if "W3" in only else []
     for n in depths:
         key = f"W3/{n}"
-        chain_cs = [c for c in cs if n <= 300 or c.name != "micrograd"]
+        chain_cs = [c for c in cs if "W3" in c.workloads and (n <= 300 or c.name != "micrograd")]
         if n >= 1_000_000:
             chain_cs = [c for c in chain_cs if c.name in ("tinygrad_bp", "floor")]
         # each contender's own chain (micrograd's is relu) against the floor's: before timing and every timed run
@@ -589,9 +713,99 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         pkgs = ["tinygrad_bp"] + ["micrograd.nn"] * ("micrograd" in by_name) + ["torch"] * ("PyTorch" in by_name)
         report["import"] = {pkg: import_ms(pkg, 3 if quick else 7) for pkg in pkgs}
 
+    # jit's own costs: its trace + compile of W2, micrograd's demo with and without it, the collector in replays
+    if timing and "jit" in only:
+        report["jit"] = jit_costs(layers, X, y, R, quick)
+
     gc.unfreeze()  # as the caller had it (the tests call main())
+    if timing:
+        report["targets"] = targets(report)
     print_report(report, [c.name for c in cs], quick)
     return report
+
+
+def demo(use_jit: bool, steps: int, n: int) -> tuple[float, list[float]]:
+    """micrograd's demo.ipynb: MLP(2, [16, 16, 1]) on n moons, max-margin loss + 1e-4·Σp², SGD with its learning
+    rate 1.0 − 0.9·k/100, `steps` steps; the last loss and the parameters.  (Its accuracy line reads each score's
+    .data inside loss(), which a trace cannot replay: it is left out of both runs.)"""
+    X, y = moons(n, noise=0.1, seed=0)
+    model = MLP(2, [16, 16, 1], seed=1337)
+    params = model.parameters()
+
+    def loss_fn(X, y):
+        return hinge([model(x) for x in X], y) + 1e-4 * Value.sum([p * p for p in params])
+
+    f = jit(loss_fn) if use_jit else loss_fn
+    for k in range(steps):
+        loss = f(X, y)
+        model.zero_grad()
+        loss.backward()
+        lr = 1.0 - 0.9 * k / 100
+        for p in params:
+            p.data -= lr * p.grad
+    return loss.data, [p.data for p in params]
+
+
+def jit_costs(layers: list[floor.Layer], X: list[list[float]], y: list[float], R: int, quick: bool) -> dict[str, Any]:
+    """jit's trace + compile of W2 against eager W2 steps, micrograd's demo with and without jit (bit for bit),
+    and the cyclic collector's runs during 100 replayed W2 steps."""
+    def first_call():
+        model = TinygradBP._model(layers, [16, 16, 1])
+        f = Jit.moons_loss(model, model.parameters(), len(X))
+        return lambda: f(X, y).data  # the first call: the traced eager forward, then analysis and compile()
+
+    runs = {"eager step": lambda: TinygradBP().prepare_moons(layers, X, y, 1.0), "trace + compile": first_call}
+    traced, _ = interleaved(runs, R, ref_name="", workload="W2 trace")
+    steps, n = (10, 20) if quick else (100, 100)
+    runs = {"eager": lambda: (lambda: demo(False, steps, n)), "jit": lambda: (lambda: demo(True, steps, n))}
+    demo_times, demo_devs = interleaved(runs, 1 if quick else 3, ref_name="eager", workload="demo")
+    run = Jit().prepare_moons(layers, X, y, 1.0)
+    gc.collect()
+    before = [st["collections"] for st in gc.get_stats()]
+    for _ in range(100):
+        run()
+    after = [st["collections"] for st in gc.get_stats()]
+    return {"trace": traced, "demo": demo_times, "demo_steps": steps, "demo_deviation": demo_devs["jit"],
+            "collections": sum(after) - sum(before)}
+
+
+def targets(report: dict[str, Any]) -> list[tuple[int, str, str, bool | None]]:
+    """(issue, target, measured, met) for each target of issues 11 and 12 (met None: not measured in this run)."""
+    times = report["times"]
+
+    def ratio(w: str, a: str, b: str) -> float | None:
+        t = times.get(w, {})
+        return t[a] / t[b] if a in t and b in t else None
+
+    def row(issue: int, text: str, value: float | None, fmt: str, ok: Callable[[float], bool]):
+        return (issue, text, "—" if value is None else fmt.format(value), None if value is None else ok(value))
+
+    w4 = report.get("W4", {}).get("tinygrad_bp")
+    imp = report.get("import", {}).get("tinygrad_bp")
+    j = report.get("jit", {})
+    trace = j.get("trace", {})
+    tr = trace["trace + compile"] / trace["eager step"] if trace else None
+    dm = j.get("demo", {})
+    dr = dm["jit"] / dm["eager"] if dm else None
+    return [
+        row(11, "W1: tinygrad_bp ≤ 3.0× the floor", ratio("W1", "tinygrad_bp", "floor"), "{:.2f}×", lambda v: v <= 3.0),
+        row(11, "W2: tinygrad_bp ≤ 2.8× the floor", ratio("W2", "tinygrad_bp", "floor"), "{:.2f}×", lambda v: v <= 2.8),
+        row(11, "W2: tinygrad_bp ≥ 60× faster than micrograd", ratio("W2", "micrograd", "tinygrad_bp"), "{:.1f}×",
+            lambda v: v >= 60),
+        row(11, "W3 at 300 rounds: tinygrad_bp ≥ 3.5× faster per node than micrograd",
+            ratio("W3/300", "micrograd", "tinygrad_bp"), "{:.1f}×", lambda v: v >= 3.5),
+        row(11, "W4: ≤ 130 bytes/node", None if w4 is None else w4[0], "{:.0f} bytes", lambda v: v <= 130),
+        row(11, "import tinygrad_bp < 30 ms", imp, "{:.1f} ms", lambda v: v < 30),
+        row(12, "W2: jit replay step ≤ 0.8× the tight floor", ratio("W2", "jit", "floor (tight)"), "{:.2f}×",
+            lambda v: v <= 0.8),
+        row(12, "W1: jit replay ≤ 1.5× the tight floor", ratio("W1", "jit", "floor (tight)"), "{:.2f}×",
+            lambda v: v <= 1.5),
+        row(12, "W2: jit's trace + compile ≤ 15 eager steps", tr, "{:.1f} steps", lambda v: v <= 15),
+        row(12, f"micrograd's demo ({j.get('demo_steps', 100)} steps) with jit ≤ 0.4× its eager total, compile "
+            "included", dr, "{:.2f}×", lambda v: v <= 0.4),
+        row(12, "W2: 100 replayed steps leave the cyclic collector nothing to do (collections)",
+            j.get("collections"), "{:d}", lambda v: v == 0),
+    ]
 
 
 def _gc_paused(call: Callable[[], Any]) -> Callable[[], Any]:
@@ -623,8 +837,9 @@ def print_report(report: dict[str, Any], names: list[str], quick: bool) -> None:
     if not times:
         return
     print("\n## Times (median)\n")
-    print("| workload | " + " | ".join(names) + " | tinygrad_bp / floor | micrograd / tinygrad_bp |")
-    print("|---" * (len(names) + 3) + "|")
+    ratios = ["tinygrad_bp / floor", "micrograd / tinygrad_bp", "jit / tight floor"]
+    print("| workload | " + " | ".join(names + ratios) + " |")
+    print("|---" * (len(names) + 4) + "|")
     for w, t in times.items():
         tg, fl, mg = t.get("tinygrad_bp"), t.get("floor"), t.get("micrograd")
         if w.startswith("W3/"):
@@ -634,7 +849,9 @@ def print_report(report: dict[str, Any], names: list[str], quick: bool) -> None:
             cells = [fmt_t(t.get(nm)) for nm in names]
         r1 = f"{tg / fl:.2f}×" if tg and fl else "—"
         r2 = f"{mg / tg:.1f}×" if tg and mg else "—"
-        print(f"| {w} | " + " | ".join(cells) + f" | {r1} | {r2} |")
+        jt, ti = t.get("jit"), t.get("floor (tight)")
+        r3 = f"{jt / ti:.2f}×" if jt and ti else "—"
+        print(f"| {w} | " + " | ".join(cells) + f" | {r1} | {r2} | {r3} |")
     if "W3/10000" in times and "W3/1000000" in times:
         tg = times["W3/1000000"]["tinygrad_bp"] / times["W3/10000"]["tinygrad_bp"]
         fl = times["W3/1000000"]["floor"] / times["W3/10000"]["floor"]
@@ -655,8 +872,27 @@ def print_report(report: dict[str, Any], names: list[str], quick: bool) -> None:
         print("\n## Import time (python -X importtime, cumulative, median)\n")
         for pkg, ms in report["import"].items():
             print(f"- {pkg}: {'—' if ms is None else f'{ms:.1f} ms'}")
+    if "jit" in report:
+        j = report["jit"]
+        print("\n## jit's own costs (median)\n")
+        tr = j["trace"]
+        print(f"- W2 trace + compile (the first call): {fmt_t(tr['trace + compile'])}, an eager W2 step "
+              f"{fmt_t(tr['eager step'])}: {tr['trace + compile'] / tr['eager step']:.1f} steps")
+        dm = j["demo"]
+        print(f"- micrograd's demo, {j['demo_steps']} steps: eager {fmt_t(dm['eager'])}, jit {fmt_t(dm['jit'])} "
+              f"(compile included): {dm['jit'] / dm['eager']:.2f}×; the runs deviate by {j['demo_deviation']:.1e}")
+        print(f"- 100 replayed W2 steps: {j['collections']} runs of the cyclic garbage collector")
     for note in report["missing"]:
         print(f"\n{note}")
+    if "targets" in report:
+        machine = f"{platform.machine()} {platform.processor() or ''} ×{os.cpu_count()}".replace("  ", " ")
+        note = ", quick: sizes too small to judge" if quick else ""
+        print(f"\n## Targets ({datetime.date.today().isoformat()}, {machine}, Python {platform.python_version()}"
+              f"{note})\n")
+        print("| issue | target | measured | |")
+        print("|---|---|---|---|")
+        for issue, text, value, met in report["targets"]:
+            print(f"| {issue} | {text} | {value} | {'not measured' if met is None else 'met' if met else 'missed'} |")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,53 @@ def _set_flat(layers, k, value):
     raise IndexError(k)
 
 
+def test_the_tight_floor_computes_what_the_floor_computes():
+    layers = run.seed_layers()
+    E, grads = floor.seed_train_tight(run.copy_layers(layers), [0.05, 0.10], [0.01, 0.99], 0.5, 1)
+    assert round(E, 9) == 0.298371109 and round(grads[6], 9) == 0.082167041  # seed 001: E_total, ∂E/∂w5
+    assert round(grads[0], 9) == 0.000438568  # ∂E/∂w1
+    E3, grads3 = floor.seed_train_tight(run.copy_layers(layers), [0.05, 0.10], [0.01, 0.99], 0.5, 3)
+    E3f, gW, gb = floor.seed_train(run.copy_layers(layers), [0.05, 0.10], [0.01, 0.99], 0.5, 3)
+    assert run.deviation((E3, grads3), (E3f, run.flat_grads(gW, gb))) <= run.TOL
+    X, y = run.moons(30, noise=0.2, seed=5)
+    for lr in (0.0, 0.5):
+        tight = run.copy_layers(run.moons_layers(seed=3))
+        plain = run.copy_layers(run.moons_layers(seed=3))
+        L, gW, gb = floor.moons_step_tight(tight, X, y, lr)
+        Lf, gWf, gbf = floor.moons_step(plain, X, y, lr)
+        got = (L, run.flat_grads(gW, gb), run.flat_params(tight))
+        assert run.deviation(got, (Lf, run.flat_grads(gWf, gbf), run.flat_params(plain))) <= run.TOL
+
+
+def test_micrograds_demo_with_jit_is_the_eager_demo_bit_for_bit():
+    loss, params = run.demo(False, 4, 12)
+    loss_j, params_j = run.demo(True, 4, 12)
+    assert (loss_j, params_j) == (loss, params) and loss > 0
+
+
+def test_targets_are_marked_met_or_missed_from_the_measured_ratios():
+    report = {"times": {"W1": {"tinygrad_bp": 2.9, "floor": 1.0, "jit": 2.0, "floor (tight)": 1.0},
+                        "W2": {"tinygrad_bp": 3.0, "floor": 1.0, "micrograd": 300.0, "jit": 0.7, "floor (tight)": 1.0},
+                        "W3/300": {"tinygrad_bp": 1.0, "micrograd": 3.0}},
+              "W4": {"tinygrad_bp": (128.0, 1000)}, "import": {"tinygrad_bp": 31.0},
+              "jit": {"trace": {"trace + compile": 10.0, "eager step": 1.0}, "demo": {"eager": 10.0, "jit": 4.0},
+                      "demo_steps": 100, "collections": 0}}
+    marks = {text: (value, met) for _, text, value, met in run.targets(report)}
+    assert marks["W1: tinygrad_bp ≤ 3.0× the floor"] == ("2.90×", True)
+    assert marks["W2: tinygrad_bp ≤ 2.8× the floor"] == ("3.00×", False)
+    assert marks["W2: tinygrad_bp ≥ 60× faster than micrograd"] == ("100.0×", True)
+    assert marks["W3 at 300 rounds: tinygrad_bp ≥ 3.5× faster per node than micrograd"] == ("3.0×", False)
+    assert marks["W4: ≤ 130 bytes/node"] == ("128 bytes", True)
+    assert marks["import tinygrad_bp < 30 ms"] == ("31.0 ms", False)
+    assert marks["W2: jit replay step ≤ 0.8× the tight floor"] == ("0.70×", True)
+    assert marks["W1: jit replay ≤ 1.5× the tight floor"] == ("2.00×", False)
+    assert marks["W2: jit's trace + compile ≤ 15 eager steps"] == ("10.0 steps", True)
+    assert marks["micrograd's demo (100 steps) with jit ≤ 0.4× its eager total, compile included"] == ("0.40×", True)
+    assert marks["W2: 100 replayed steps leave the cyclic collector nothing to do (collections)"] == ("0", True)
+    del report["times"]["W2"]["micrograd"]
+    assert {t: m for _, t, _, m in run.targets(report)}["W2: tinygrad_bp ≥ 60× faster than micrograd"] is None
+
+
 def test_floor_moons_gradients_match_central_differences():
     X, y = run.moons(12, noise=0.1, seed=3)
     layers = run.moons_layers(seed=7)
@@ -84,14 +131,18 @@ def test_floor_chain_matches_its_closed_form_and_central_differences(x, n, act):
 def test_benchmark_checks_pass_for_every_contender_quick():
     report = run.main(["--quick", "--check"])
     names = {name for _, name in report["checks"]}
-    assert {"tinygrad_bp", "floor"} <= names <= {"tinygrad_bp", "floor", "micrograd", "PyTorch"}
-    assert len(names) + len(report["missing"]) == 4  # every peer is either checked or said to be missing
+    ours = {"tinygrad_bp", "jit", "floor", "floor (tight)"}
+    assert ours <= names <= ours | {"micrograd", "PyTorch"}
+    assert len(names) + len(report["missing"]) == 6  # every peer is either checked or said to be missing
     if report["missing"]:  # a peer that is not installed is left out, and said so; CI installs both
         assert os.environ.get("TINYGRAD_BP_NO_SKIPS") != "1", f"CI must run every peer: {report['missing']}"
     assert {w for w, _ in report["checks"]} == {"W1", "W2", "W3/300", "W3/10000"}
     assert all(dev <= run.TOL for dev in report["checks"].values())
     for w in ("W1", "W3/300", "W3/10000"):  # the floor does the engine's arithmetic in the engine's order
         assert report["checks"][(w, "tinygrad_bp")] == 0.0
+        assert report["checks"][(w, "jit")] == 0.0  # and a replay does it bit for bit
+    assert report["checks"][("W2", "jit")] == report["checks"][("W2", "tinygrad_bp")]
+    assert ("W3/300", "floor (tight)") not in report["checks"]  # the tight floor writes W1 and W2 only
     assert report["micrograd_10k"] == "RecursionError"  # micrograd's recursive topological sort
     assert report["times"] == {}
 
