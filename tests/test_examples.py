@@ -217,6 +217,32 @@ def check_stepper(tmp_path: Path) -> None:
     assert "∂E/∂w1 = −δ_h1 · i1 = 0.008771355 · 0.05 = 0.000438568" in res.stdout  # −(−δ) written as its value
 
 
+def check_jit_moons(tmp_path: Path) -> None:
+    res = run("jit_moons.py", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    losses = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"step\s+(\d+)\s+loss (" + NUMBER + ")", out)}
+    assert sorted(losses) == [1, 20, 40, 60, 80, 100] and losses[100] < 0.1 * losses[1]
+    # step 1 is the loss of the untrained network: computed here with plain floats from its weights
+    from tinygrad_bp.nn import MLP
+    model = MLP(2, [16, 16, 1], seed=0)
+    layers = [[([w.data for w in n.w], n.b.data) for n in layer.neurons] for layer in model.layers]
+    X, y = data.moons(n=100, noise=0.1, seed=0)
+
+    def score(x):
+        for k, layer in enumerate(layers):
+            x = [sum(w * xi for w, xi in zip(ws, x)) + b for ws, b in layer]
+            x = x if k == len(layers) - 1 else [max(0.0, v) for v in x]
+        return x[0]
+
+    hinge = sum(max(0.0, 1.0 - t * score(x)) for x, t in zip(X, y)) / len(X)
+    reg = 1e-4 * sum(p.data * p.data for p in model.parameters())
+    assert abs(losses[1] - (hinge + reg)) <= 0.5e-6
+    assert re.search(r"jit: 1 trace, 99 replays, \d+ nodes, 1 shared loop body", out)
+    assert "without jit: the same losses and parameters bit for bit: True" in out
+    assert list(tmp_path.iterdir()) == []
+
+
 CHECKS: dict[str, Callable[[Path], None]] = {
     "engine_basics.py": check_engine_basics,
     "gradcheck_and_explain.py": check_gradcheck_and_explain,
@@ -224,6 +250,7 @@ CHECKS: dict[str, Callable[[Path], None]] = {
     "render_graph.py": check_render_graph,
     "train_moons.py": check_train_moons,
     "stepper.py": check_stepper,
+    "jit_moons.py": check_jit_moons,
 }
 
 
