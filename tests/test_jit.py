@@ -490,3 +490,47 @@ def test_stats_and_source_describe_the_latest_trace():
     assert st_["traces"] == 1 and st_["nodes"] == 5 * (4 + 4 + 1) + 1  # 4 nets, 4 relus, 1 net a sample; Σ
     assert st_["shared"] == 1 and st_["replays"] == 0 and st_["eager"] is None
     assert st_["lines"] == f.source.count("\n") > 0 and st_["compile_seconds"] > 0
+
+
+def test_each_output_of_several_backpropagates_as_eager_from_that_output():
+    w, b = Value(0.4), Value(-0.3)
+
+    def f(x):
+        h = (w * x + b).tanh()
+        return h, (h * h + w).sigmoid()  # the second output is built on the first
+
+    jf = jit(f)
+    jf(0.7)
+    h, loss = jf(1.3)
+    he, le = jf.eager(1.3)
+    assert (bits(h.data), bits(loss.data)) == (bits(he.data), bits(le.data))
+    for got, want in [(loss, le), (h, he)]:
+        assert same(grads_after_backward(got, [w, b]), grads_after_backward(want, [w, b]))
+    w.grad = b.grad = 0.0
+    loss.backward()
+    assert h.grad == 1.0 and w.grad == grads_after_backward(le, [w, b])[0]  # separate nodes: h keeps its own
+
+
+def test_an_argument_that_is_a_node_of_an_earlier_graph_passes_the_gradient_on():
+    u, w = Value(2.0), Value(0.4)
+    g = jit(lambda z, k: (z * w).tanh() + k)
+    g(u * u, 1.0)
+    feat = u * u * 0.5
+    r, e = g(feat, 2.0), g.eager(feat, 2.0)
+    assert isinstance(r, Replayed) and set(r.children) == {feat, w}
+    want = grads_after_backward(e, [u, w])
+    got = grads_after_backward(r, [u, w])  # through the engine's pass, on into feat's graph
+    t = math.tanh(2.0 * 0.4)
+    assert got[0] == pytest.approx(want[0], rel=1e-15) and got[0] == pytest.approx((1 - t * t) * 0.4 * 2.0, rel=1e-14)
+    assert got[1] == pytest.approx(want[1], rel=1e-15)
+
+
+def test_keyword_arguments_and_values_made_inside_are_part_of_the_trace():
+    w = Value(1.5)
+    k = jit(lambda x, scale=1.0: x * w * scale + Value(0.25))  # Value(0.25): a constant of the trace
+    k(1.0, scale=2.0)
+    r = k(3.0, scale=2.0)
+    assert isinstance(r, Replayed) and r.data == 3.0 * 1.5 * 2.0 + 0.25 and r.children == (w,)
+    r.backward()
+    assert w.grad == 3.0 * 2.0
+    assert k(3.0).data == 3.0 * 1.5 + 0.25 and k.stats["traces"] == 2  # without the keyword: another structure
