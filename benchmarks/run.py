@@ -116,11 +116,13 @@ class Floor:
             return E, flat_grads(gW, gb)
         return run
 
+    moons_step = staticmethod(floor.moons_step)
+
     def prepare_moons(self, layers, X, y, lr):
         layers = copy_layers(layers)
 
         def run():
-            L, gW, gb = floor.moons_step(layers, X, y, lr)
+            L, gW, gb = self.moons_step(layers, X, y, lr)
             return L, flat_grads(gW, gb), flat_params(layers)
         return run
 
@@ -130,25 +132,24 @@ class Floor:
     chain_graph = None
 
 
-class TightFloor:
+class TightFloor(Floor):
     """The tight floor (W1, W2): floor.seed_train_tight and floor.moons_step_tight."""
 
     name = "floor (tight)"
-    chain_act = "tanh"
     workloads = ("W1", "W2")
-    chain_graph = None
+    moons_step = staticmethod(floor.moons_step_tight)
 
     def prepare_seed(self, layers, rounds):
         layers = copy_layers(layers)
         return lambda: floor.seed_train_tight(layers, SEED_X, SEED_TARGET, SEED_LR, rounds)
 
-    def prepare_moons(self, layers, X, y, lr):
-        layers = copy_layers(layers)
 
-        def run():
-            L, gW, gb = floor.moons_step_tight(layers, X, y, lr)
-            return L, flat_grads(gW, gb), flat_params(layers)
-        return run
+def chain(x: Value, rounds: int) -> Value:
+    """W3's chain: y = tanh(1.0001·y + 0.1), `rounds` times from y = x."""
+    y = x
+    for _ in range(rounds):
+        y = (y * 1.0001 + 0.1).tanh()
+    return y
 
 
 class TinygradBP:
@@ -179,48 +180,43 @@ class TinygradBP:
             return E.data, [p.grad for p in params]
         return run
 
+    @staticmethod
+    def moons_loss(model, params, n, alpha=1e-4):
+        """W2's loss as a function of the data: (1/n)·Σ relu(1 − y·score) + alpha·Σ p²."""
+        scale = 1.0 / n
+
+        def loss_fn(X, y):
+            losses = [(1.0 + -yi * model(xi)).relu() for xi, yi in zip(X, y)]
+            return Value.sum(losses) * scale + alpha * Value.sum([p * p for p in params])
+        return loss_fn
+
+    @staticmethod
+    def moons_step(model, params, lr, loss):
+        """The rest of a W2 step: backward, the gradients, the update; (loss, gradients, updated parameters)."""
+        model.zero_grad()
+        loss.backward()
+        grads = [p.grad for p in params]
+        for p in params:
+            p.data -= lr * p.grad
+        return loss.data, grads, [p.data for p in params]
+
     def prepare_moons(self, layers, X, y, lr, alpha=1e-4):
         model = self._model(layers, [16, 16, 1])
         params = model.parameters()
-        scale = 1.0 / len(X)
-
-        def run():
-            scores = [model(xi) for xi in X]
-            losses = [(1.0 + -yi * s).relu() for yi, s in zip(y, scores)]
-            data_loss = Value.sum(losses) * scale
-            reg_loss = alpha * Value.sum([p * p for p in params])
-            loss = data_loss + reg_loss
-            model.zero_grad()
-            loss.backward()
-            grads = [p.grad for p in params]
-            for p in params:
-                p.data -= lr * p.grad
-            return loss.data, grads, [p.data for p in params]
-        return run
+        loss_fn = self.moons_loss(model, params, len(X), alpha)
+        return lambda: self.moons_step(model, params, lr, loss_fn(X, y))
 
     def prepare_chain(self, rounds, act=None):
         def run():
             x = Value(0.5)
-            y = x
-            for _ in range(rounds):
-                y = (y * 1.0001 + 0.1).tanh()
+            y = chain(x, rounds)
             y.backward()
             return y.data, x.grad
         return run
 
     def chain_graph(self, rounds):
-        y = Value(0.5)
-        for _ in range(rounds):
-            y = (y * 1.0001 + 0.1).tanh()
+        y = chain(Value(0.5), rounds)
         return y, len(topological_order(y))
-
-
-def chain(x: Value, rounds: int) -> Value:
-    """W3's chain: y = tanh(1.0001·y + 0.1), `rounds` times from y = x."""
-    y = x
-    for _ in range(rounds):
-        y = (y * 1.0001 + 0.1).tanh()
-    return y
 
 
 class Jit(TinygradBP):
@@ -252,31 +248,12 @@ class Jit(TinygradBP):
             return E.data, [p.grad for p in params]
         return run
 
-    @staticmethod
-    def moons_loss(model, params, n, alpha=1e-4):
-        """TinygradBP's W2 loss as a function of the data: what jit traces."""
-        scale = 1.0 / n
-
-        def loss_fn(X, y):
-            losses = [(1.0 + -yi * model(xi)).relu() for xi, yi in zip(X, y)]
-            return Value.sum(losses) * scale + alpha * Value.sum([p * p for p in params])
-        return jit(loss_fn)
-
     def prepare_moons(self, layers, X, y, lr, alpha=1e-4):
         model = self._model(layers, [16, 16, 1])
         params = model.parameters()
-        loss_fn = self.moons_loss(model, params, len(X), alpha)
+        loss_fn = jit(self.moons_loss(model, params, len(X), alpha))
         loss_fn(X, y)  # the trace
-
-        def run():
-            loss = loss_fn(X, y)
-            model.zero_grad()
-            loss.backward()
-            grads = [p.grad for p in params]
-            for p in params:
-                p.data -= lr * p.grad
-            return loss.data, grads, [p.data for p in params]
-        return run
+        return lambda: self.moons_step(model, params, lr, loss_fn(X, y))
 
     def prepare_chain(self, rounds, act=None):
         f = self._chains.get(rounds)
@@ -751,7 +728,7 @@ def jit_costs(layers: list[floor.Layer], X: list[list[float]], y: list[float], R
     and the cyclic collector's runs during 100 replayed W2 steps."""
     def first_call():
         model = TinygradBP._model(layers, [16, 16, 1])
-        f = Jit.moons_loss(model, model.parameters(), len(X))
+        f = jit(TinygradBP.moons_loss(model, model.parameters(), len(X)))
         return lambda: f(X, y).data  # the first call: the traced eager forward, then analysis and compile()
 
     runs = {"eager step": lambda: TinygradBP().prepare_moons(layers, X, y, 1.0), "trace + compile": first_call}
