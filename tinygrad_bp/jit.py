@@ -11,8 +11,8 @@
 The replay's forward and backward are Python source written from the op table's rules (each op's
 `forward` and `local`, turned into expressions by `codegen.Sym`): one statement per node, the
 backward in `backward()`'s own order (reverse topological, `+=` from 0.0), so the numbers are the
-eager ones bit for bit.  Subgraphs of the same shape (the samples of a batch) share one generated
-function.  What is traced, what is refused and why: docs/jit.md.
+eager ones bit for bit.  Subgraphs of the same shape (the samples of a batch) are one loop over
+their instances, its body written once.  What is traced, what is refused and why: docs/jit.md.
 """
 
 from __future__ import annotations
@@ -403,7 +403,7 @@ class _Graph:
         through it: contiguous, ending at the node) whose nodes are used only inside it, so its
         forward is one function of its inputs and its backward one function of the node's gradient,
         run at the node's place in backward()'s order.  Blocks of equal size are compared by shape
-        (ops, wiring, the same leaves and constants); a shape seen twice or more becomes a function.
+        (ops, wiring, the same leaves and constants); a shape seen twice or more is written once, as a loop body.
         """
         order, pos, start = self.order, self.pos, self.start
         n = len(order)
