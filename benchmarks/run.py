@@ -3,7 +3,8 @@
     python benchmarks/run.py            # the full run (about 70 s here)
     python benchmarks/run.py --quick    # a smoke run (seconds)
     python benchmarks/run.py --check    # correctness checks only, no timing
-    python benchmarks/run.py --only W3  # some workloads only (W1,W2,W3,W4,import)
+    python benchmarks/run.py --only W3  # some workloads only (W1,W2,W3,W4,import,jit)
+    python benchmarks/run.py --markdown # the full run, then its ratio tables into docs/performance.md
 
 Workloads:
   W1 seed    the seeds' 2-2-2 sigmoid network, 1,000 rounds of forward, sse, backward, update
@@ -53,11 +54,15 @@ for _p in (ROOT, HERE):
 
 import floor  # noqa: E402
 
-from tinygrad_bp import Value, jit  # noqa: E402
+from tinygrad_bp import Value, atomic, jit  # noqa: E402
 from tinygrad_bp.data import moons  # noqa: E402
 from tinygrad_bp.engine import topological_order  # noqa: E402
 from tinygrad_bp.losses import hinge, sse  # noqa: E402
 from tinygrad_bp.nn import MLP  # noqa: E402
+
+PAGE = os.path.join(ROOT, "docs", "performance.md")  # --markdown's default page
+MARK_BEGIN = "<!-- benchmarks/run.py --markdown: begin -->"
+MARK_END = "<!-- benchmarks/run.py --markdown: end -->"
 
 TOL = 1e-12  # largest accepted deviation from the floor, relative to the largest |gradient| (and |loss|)
 
@@ -617,8 +622,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--check", action="store_true", help="only the correctness checks, no timing")
     ap.add_argument("--only", metavar="W", type=_workloads, default=WORKLOADS,
                     help=f"comma-separated workloads to run, of {','.join(WORKLOADS)} (default: all)")
+    ap.add_argument("--markdown", metavar="FILE", nargs="?", const=PAGE,
+                    help="after the run, replace the section between the markers "
+                         f"{MARK_BEGIN!r} and {MARK_END!r} of FILE with the ratio tables "
+                         "(default FILE: docs/performance.md); the rest of FILE is kept")
     args = ap.parse_args(argv)
     quick, timing, only = args.quick, not args.check, args.only
+    if args.markdown is not None:  # before the long run: a bad page fails now, not after minutes
+        if args.check:
+            ap.error("--markdown writes the run's timings: it cannot go with --check")
+        try:
+            replace_section(_read(args.markdown), "")
+            atomic.check_writable(args.markdown)
+        except (OSError, ValueError) as e:
+            ap.error(f"--markdown: {e}")
 
     cs, missing = contenders()
     by_name = {c.name: c for c in cs}
@@ -697,7 +714,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     gc.unfreeze()  # as the caller had it (the tests call main())
     if timing:
         report["targets"] = targets(report)
+    report["sizes"] = {"W1": seed_rounds, "W2": len(X), "W4": 40_000 if quick else 200_000}
     print_report(report, [c.name for c in cs], quick)
+    if args.markdown is not None:
+        section = markdown(report, quick)
+        # read again: the page may have been edited during the run
+        atomic.write_atomic(args.markdown, replace_section(_read(args.markdown), section))
+        report["markdown"] = section
+        print(f"\nwrote the tables into {args.markdown}")
     return report
 
 
@@ -870,6 +894,137 @@ def print_report(report: dict[str, Any], names: list[str], quick: bool) -> None:
         print("|---|---|---|---|")
         for issue, text, value, met in report["targets"]:
             print(f"| {issue} | {text} | {value} | {'not measured' if met is None else 'met' if met else 'missed'} |")
+
+
+# --- the Markdown section (--markdown) ------------------------------------------------
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def replace_section(text: str, section: str) -> str:
+    """`text` with what lies between MARK_BEGIN and MARK_END replaced by `section` (the markers kept);
+    ValueError unless each marker occurs once, begin before end."""
+    counts = (text.count(MARK_BEGIN), text.count(MARK_END))
+    if counts != (1, 1) or text.index(MARK_BEGIN) > text.index(MARK_END):
+        raise ValueError(f"expected one {MARK_BEGIN!r} and, after it, one {MARK_END!r}; found {counts[0]} and "
+                         f"{counts[1]}{' in the wrong order' if counts == (1, 1) else ''}")
+    head, rest = text.split(MARK_BEGIN)
+    _, tail = rest.split(MARK_END)
+    return f"{head}{MARK_BEGIN}\n{section.strip()}\n{MARK_END}{tail}" if section.strip() else \
+        f"{head}{MARK_BEGIN}\n{MARK_END}{tail}"
+
+
+def machine() -> str:
+    """The platform, the CPU count and, where /proc/cpuinfo has one, the CPU's model name."""
+    model = None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.lower().startswith("model name")),
+                         None)
+    except OSError:
+        pass
+    return ", ".join([platform.platform(), f"{os.cpu_count()} CPUs"] + [model] * bool(model))
+
+
+def ratio_cells(report: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Per workload the ratio columns of the Markdown table (RATIOS: numerator over denominator)."""
+    times, cells = report["times"], {}
+    for w, t in times.items():
+        row = {}
+        for col, (a, b) in RATIOS.items():
+            if a in t and b in t:
+                row[col] = _times(t[a] / t[b])
+            elif w != "W3/300" and w.startswith("W3/") and "micrograd" in (a, b) and "tinygrad_bp" in t:
+                row[col] = "RecursionError" if report.get("micrograd_10k") == "RecursionError" and w == "W3/10000" \
+                    else "not run"
+            elif w == "W3/1000000" and "PyTorch" in (a, b) and "tinygrad_bp" in t:
+                row[col] = "not run"
+            else:
+                row[col] = "—"
+        cells[w] = row
+    return cells
+
+
+RATIOS = {  # column: (numerator, denominator)
+    "tinygrad_bp / floor": ("tinygrad_bp", "floor"),
+    "jit / floor": ("jit", "floor"),
+    "jit / tight floor": ("jit", "floor (tight)"),
+    "micrograd / tinygrad_bp": ("micrograd", "tinygrad_bp"),
+    "PyTorch / tinygrad_bp": ("PyTorch", "tinygrad_bp"),
+}
+
+
+def _times(r: float) -> str:
+    """A ratio to about three significant digits: 0.68×, 2.86×, 21.3×, 117×."""
+    return f"{r:.2f}×" if r < 10 else f"{r:.1f}×" if r < 100 else f"{r:.0f}×"
+
+
+def markdown(report: dict[str, Any], quick: bool) -> str:
+    """The run's ratios as Markdown: the machine and date, the ratio table, W3's growth, W4, import, jit's own
+    costs and the targets.  Absolute times only where labelled "on this machine"."""
+    sizes = report.get("sizes", {})
+    note = " A quick run (`--quick`): the sizes are too small to judge by." if quick else ""
+    out = [f"Generated by `python benchmarks/run.py --markdown` on {datetime.date.today().isoformat()}: "
+           f"{machine()}; Python {platform.python_version()} ({platform.python_implementation()}).{note}", ""]
+    labels = {"W1": f"W1 worked example ({sizes.get('W1', 1000):,} rounds)",
+              "W2": f"W2 moons (one step, {sizes.get('W2', 100)} samples)"}
+    cells = ratio_cells(report)
+    if cells:
+        out += ["| workload | " + " | ".join(RATIOS) + " |", "|---" * (len(RATIOS) + 1) + "|"]
+        for w, row in cells.items():
+            label = labels.get(w) or (f"W3 chain, {int(w[3:]):,} rounds (per node)" if w.startswith("W3/") else w)
+            out.append(f"| {label} | " + " | ".join(row.values()) + " |")
+        out.append("")
+    times = report["times"]
+    if "W3/10000" in times and "W3/1000000" in times:
+        t4, t6 = times["W3/10000"], times["W3/1000000"]
+        line = (f"W3: 10⁶ rounds take {t6['tinygrad_bp'] / t4['tinygrad_bp']:.0f}× the time of 10⁴ rounds "
+                f"(linear: 100×; the floor: {t6['floor'] / t4['floor']:.0f}×)")
+        off = report.get("W3_gc_off", {})
+        if 10_000 in off and 1_000_000 in off:
+            g4, g6 = off[10_000], off[1_000_000]
+            line += (f"; with the garbage collector paused during the timed calls "
+                     f"{g6['tinygrad_bp'] / g4['tinygrad_bp']:.0f}× (the floor: {g6['floor'] / g4['floor']:.0f}×)")
+        out += [line + ".", ""]
+    if "W4" in report:
+        w4 = report["W4"]
+        b = {name: f"{v[0]:.0f}" for name, v in w4.items()}
+        line = f"W4 memory (tracemalloc, a {sizes.get('W4', 200_000):,}-node chain): " + ", ".join(
+            f"{name} {v} bytes/node" for name, v in b.items())
+        if "micrograd" in w4 and "tinygrad_bp" in w4:
+            line += f"; micrograd / tinygrad_bp {w4['micrograd'][0] / w4['tinygrad_bp'][0]:.1f}×"
+        out += [line + ". PyTorch's nodes live in C++ memory, which tracemalloc cannot see.", ""]
+    imp = {k: v for k, v in report.get("import", {}).items() if v is not None}
+    if "tinygrad_bp" in imp:
+        ms = imp["tinygrad_bp"]
+        parts = []
+        if "torch" in imp:
+            parts.append(f"1/{imp['torch'] / ms:.0f} of `import torch`")
+        if "micrograd.nn" in imp:
+            parts.append(f"{ms / imp['micrograd.nn']:.0f}× `import micrograd.nn`")
+        abs_ms = ", ".join(f"{pkg} {v:.1f} ms" for pkg, v in imp.items())
+        out += [f"`import tinygrad_bp` (from cached bytecode) takes {' and '.join(parts) or 'the time below'} "
+                f"(on this machine: {abs_ms}).", ""]
+    if "jit" in report:
+        j = report["jit"]
+        tr, dm = j["trace"], j["demo"]
+        out += ["jit's own costs:", "",
+                f"- W2's trace + compile (the first call) costs {tr['trace + compile'] / tr['eager step']:.1f} "
+                "eager W2 steps;",
+                f"- micrograd's demo ({j['demo_steps']} steps) with jit takes {dm['jit'] / dm['eager']:.2f}× its "
+                f"eager time, compile included (the two runs deviate by {j['demo_deviation']:.1e});",
+                f"- 100 replayed W2 steps: {j['collections']} runs of the cyclic garbage collector.", ""]
+    if "targets" in report:
+        out += ["| issue | target | measured | |", "|---|---|---|---|"]
+        for issue, text, value, met in report["targets"]:
+            out.append(f"| {issue} | {text} | {value} | "
+                       f"{'not measured' if met is None else 'met' if met else 'missed'} |")
+        out.append("")
+    for note in report["missing"]:
+        out += [f"{note}.", ""]
+    return "\n".join(out).strip() + "\n"
 
 
 if __name__ == "__main__":
