@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterable, Sequence
-from itertools import repeat
+from itertools import chain, repeat
 from operator import add, attrgetter
 from typing import Any
 
@@ -77,10 +77,9 @@ class Value:
     def __pow__(self, other: Value | float) -> Value:
         if isinstance(other, Value):
             return node(ops.POW, self, other)
-        return node(ops.pow_const(to_float(other, "**")), self)
+        return maker(op := ops.pow_const(to_float(other, "**")))((self,), "", op)
 
-    def __rpow__(self, other: float) -> Value:
-        return node(ops.POW, other, self)
+    __rpow__ = lambda self, other: node(ops.POW, other, self)
 
     @staticmethod
     def sum(values: Iterable[Value | float]) -> Value:
@@ -102,11 +101,13 @@ class Value:
         """Set d self/d self = 1 and apply the chain rule in reverse topological order.  Leaves ADD this pass's
         gradient (as in PyTorch), all or nothing: a pass that raises or is interrupted leaves them as they were.
         Interior nodes hold this pass's gradient.  Passes from several threads run one at a time."""
-        with _one_pass_at_a_time:
+        with pass_lock:
             interior = topological_order(self, leaves := [])
-            before = [g if type(g := v.grad) is float and type(v.data) is float else _leaf(v) for v in leaves]
+            before = list(map(_grad, leaves))
+            if not _floats(map(type, before)) or not _floats(map(type, map(_data, leaves))):
+                before = [_leaf(v) for v in leaves]  # checked before any change; ints become floats
             try:
-                for v in interior + leaves:
+                for v in chain(interior, leaves):
                     v.grad = 0.0
                 self.grad = 1.0
                 chain_rule(interior)
@@ -117,10 +118,13 @@ class Value:
                 raise
 
 
-_one_pass_at_a_time, _grad = threading.RLock(), attrgetter("grad")
+pass_lock, _grad, _data = threading.RLock(), attrgetter("grad"), attrgetter("data")  # backward: one pass at a time
+_floats = {float}.issuperset  # every item is float (one C call: map(type, ...))
+_new = object.__new__
+BUILD: dict[str, Any] = {}  # op key -> its maker, written out by codegen
 
 
-def _leaf(v: Value) -> float:  # checked before any change: ints pass (micrograd's zero_grad sets grad = 0)
+def _leaf(v: Value) -> float:  # micrograd's zero_grad sets grad = 0 (an int): ints pass
     for name, x in (("data", v.data), ("grad", v.grad)):
         if not is_real(x):
             raise TypeError(f"backward: leaf {v.label or v.data!r} holds .{name} = {x!r:.40}: expected a float")
@@ -141,9 +145,6 @@ def maker(op: Op) -> Any:
     return BUILD.get(getattr(op, "key", ""), make)
 
 
-BUILD: dict[str, Any] = {}
-
-
 def make(prev: tuple[Value, ...], label: str, op: Op) -> Value:
     """The one place a node is made: op's forward on the data of its inputs `prev` (Values, unchecked)."""
     data = op.forward(*ops.split(op, [x.data for x in prev]))
@@ -162,9 +163,6 @@ def _refuse_overflow(op: Op, inputs: Sequence[Value], data: float) -> None:
 
 def _finite(op: Op, inputs: Sequence[Value]) -> bool:  # every input, and each number built in (x ** k: k)
     return all(math.isfinite(x.data) for x in inputs) and all(map(math.isfinite, op.params))
-
-
-_new = object.__new__
 
 
 def _lift(x: Any, op: Op) -> Value:
@@ -203,8 +201,8 @@ def chain_rule(nodes: list[Value]) -> None:
 
 
 def topological_order(root: Value, leaves: list[Value] | None = None) -> list[Value]:
-    """Every node of root's graph after its inputs (given a list `leaves`, the leaves go there); depth first with
-    one flat stack, so deep graphs are fine: a node, None once it is expanded, then its inputs."""
+    """Every node of root's graph after its inputs, in micrograd's order (given a list `leaves`, the leaves go there).
+    Depth first with one flat stack, so deep graphs are fine: a node, then None once expanded, then its inputs."""
     order: list[Value] = []
     visited: set[Value] = set()
     stack: list[Value | None] = [root]
@@ -215,15 +213,18 @@ def topological_order(root: Value, leaves: list[Value] | None = None) -> list[Va
             order.append(pop())
         elif v not in visited:
             visit(v)
-            if v._prev:
-                push(v)
-                push(None)
-                if not visited.issuperset(v._prev):  # (one C call: the neurons of a layer share their inputs)
-                    for c in reversed(v._prev):
-                        if c not in visited:
-                            push(c)
-            else:
+            if not v._prev:
                 leaf(v)
+                continue
+            stack += v, None
+            if len(v._prev) < 3 or not visited.issuperset(v._prev):  # (the neurons of a layer share inputs)
+                for c in reversed(v._prev):
+                    if c not in visited:
+                        if c._prev or leaves is None:
+                            push(c)
+                        else:  # no need to stack a leaf
+                            visit(c)
+                            leaf(c)
     return order
 
 
@@ -236,9 +237,8 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
     if isinstance(inputs, Value):
         raise TypeError("grad: inputs must be a list of Values (got one Value: write grad(output, [x]))")
     inputs = list(inputs)
-    for i, x in enumerate(inputs):
-        if not isinstance(x, Value):
-            raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
+    if bad := [i for i, x in enumerate(inputs) if not isinstance(x, Value)]:
+        raise TypeError(f"grad: inputs[{bad[0]}] must be a Value, got {type(inputs[bad[0]]).__name__}")
     grads: dict[Value, Any] = {output: 1.0}
     start = None if create_graph else 0.0  # floats add from 0.0 as backward() does (bit for bit)
     for v in reversed(topological_order(output)):

@@ -70,10 +70,15 @@ def is_whole(n: Any) -> bool:
     return isinstance(n, numbers.Integral) and not isinstance(n, bool)
 
 
+_BIG = 1 << 1000
+
+
 def to_float(x: Any, what: str) -> float:
     """x as a float (ints, numpy scalars, anything with __float__); TypeError/OverflowError naming `what`."""
     if type(x) is float:
         return x
+    if type(x) is int and -_BIG < x < _BIG:
+        return float(x)
     if isinstance(x, (str, bytes, complex)) or x is None or not hasattr(type(x), "__float__"):
         raise TypeError(f"{what}: expected an int or float, got {type(x).__name__} {x!r:.60}")
     try:
@@ -211,7 +216,7 @@ def pow_const(k: float) -> Op:
             return (k * x ** (k - 1),)
 
         op = Op("**", lambda x: _pow(x, k), local)
-        op.exponent, op.params = k, (k,)
+        op.exponent, op.params, op.key = k, (k,), "POW_CONST"  # one maker for the family
         if k and k == k and len(_POW_CONST) < 256:  # not 0.0 (== -0.0, whose derivative has the other sign)
             _POW_CONST[k] = op
     return op
