@@ -4,6 +4,7 @@ import importlib.util
 import math
 import os
 import random
+import re
 import sys
 
 import pytest
@@ -375,3 +376,94 @@ def test_the_updated_parameters_and_every_timed_chain_are_checked():
     assert devs == {"a": 0.0, "b": 0.0}
     with pytest.raises(run.CheckError, match="W3/2: b deviates"):
         run.interleaved(runs, 1, workload="W3/2", expected={"a": (0.6, 0.1), "b": (0.6, 0.25)})
+
+
+# --- --markdown: the ratio tables written into a page between two markers -------------------------------
+
+def _tables(text):
+    """Every Markdown table of `text` as a list of rows (each a list of cells), the separator row left out."""
+    tables, current = [], None
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if current is None:
+                current = [cells]
+                tables.append(current)
+            elif not all(set(c) <= set("-:") and c for c in cells):
+                current.append(cells)
+        else:
+            current = None
+    return tables
+
+
+def _close(cell, value):
+    """`cell` ("2.86×", "117×") is `value` rounded to the cell's digits (half a unit of its last digit)."""
+    number = cell.rstrip("×")
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    return abs(float(number) - value) <= 0.5 * 10 ** -decimals * (1 + 1e-9)
+
+
+def test_markdown_replaces_only_the_marked_section_with_the_runs_ratios(tmp_path):
+    page = (run.ROOT + "/docs/performance.md")
+    original = open(page, encoding="utf-8").read()
+    assert original.count(run.MARK_BEGIN) == 1 and original.count(run.MARK_END) == 1  # the real page has them
+    before, rest = original.split(run.MARK_BEGIN)
+    _, after = rest.split(run.MARK_END)
+    copy = tmp_path / "performance.md"
+    copy.write_text(original.replace(run.MARK_BEGIN, run.MARK_BEGIN + "\nstale numbers\n"), encoding="utf-8")
+    report = run.main(["--quick", "--markdown", str(copy)])
+    text = copy.read_text(encoding="utf-8")
+    assert text.startswith(before + run.MARK_BEGIN + "\n") and text.endswith("\n" + run.MARK_END + after)
+    section = text[len(before) + len(run.MARK_BEGIN):len(text) - len(after) - len(run.MARK_END)]
+    assert section.strip() == report["markdown"].strip() and "stale numbers" not in section
+    assert "quick" in section and f"Python {run.platform.python_version()}" in section
+    timed_lines = [line for line in section.splitlines() if re.search(r"\d (ms|µs|s)\b", line)]
+    assert timed_lines  # absolute times only where labelled, and in the import target (an absolute target)
+    assert all("on this machine" in line or line.startswith("| 11 | import tinygrad_bp <") for line in timed_lines)
+
+    ratios, targets = _tables(section)
+    assert ratios[0] == ["workload", *run.RATIOS]
+    assert all(len(row) == len(ratios[0]) for row in ratios)
+    assert [row[0].split(" ")[0] for row in ratios[1:]] == ["W1", "W2", "W3", "W3"]
+    checked = 0
+    for row, (w, t) in zip(ratios[1:], report["times"].items()):
+        for cell, (a, b) in zip(row[1:], run.RATIOS.values()):
+            if a in t and b in t:
+                assert _close(cell, t[a] / t[b]), (w, a, b, cell, t[a] / t[b])
+                checked += 1
+            else:
+                assert cell in ("—", "not run", "RecursionError"), (w, a, b, cell)
+    assert checked >= 15
+    if "micrograd" in report["times"]["W3/300"]:  # micrograd's recursive backward stops before 10^4 rounds
+        assert ratios[4][list(run.RATIOS).index("micrograd / tinygrad_bp") + 1] == "RecursionError"
+
+    assert targets[0] == ["issue", "target", "measured", ""]
+    assert [tuple(row) for row in targets[1:]] == [
+        (str(i), text, value, "not measured" if met is None else "met" if met else "missed")
+        for i, text, value, met in report["targets"]]
+    j = report["jit"]
+    assert f"costs {j['trace']['trace + compile'] / j['trace']['eager step']:.1f} eager W2 steps" in section
+    w4 = report["W4"]["tinygrad_bp"][0]
+    assert f"tinygrad_bp {w4:.0f} bytes/node" in section
+
+
+def test_markdown_refuses_a_page_without_its_markers_before_running(tmp_path, capsys):
+    page = tmp_path / "p.md"
+    page.write_text(f"# P\n{run.MARK_END}\n{run.MARK_BEGIN}\n", encoding="utf-8")
+    for argv, message in (([], "in the wrong order"), (["--check"], "cannot go with --check")):
+        with pytest.raises(SystemExit) as info:
+            run.main(["--quick", *argv, "--markdown", str(page)])
+        assert info.value.code == 2 and message in capsys.readouterr().err
+    assert page.read_text(encoding="utf-8") == f"# P\n{run.MARK_END}\n{run.MARK_BEGIN}\n"
+    with pytest.raises(SystemExit):
+        run.main(["--quick", "--markdown", str(tmp_path / "missing.md")])
+    assert "missing.md" in capsys.readouterr().err
+
+
+def test_replace_section_keeps_the_markers_and_everything_around_them():
+    b, e = run.MARK_BEGIN, run.MARK_END
+    assert run.replace_section(f"a\n{b}\nold\n{e}\nz", "new\n") == f"a\n{b}\nnew\n{e}\nz"
+    assert run.replace_section(f"{b}{e}", "") == f"{b}\n{e}"
+    for bad, found in ((f"{b}\n{b}\n{e}", "found 2 and 1"), ("no markers", "found 0 and 0"), (f"{e}{b}", "order")):
+        with pytest.raises(ValueError, match=found):
+            run.replace_section(bad, "x")
