@@ -2,7 +2,7 @@
 
 1. gradcheck a hand-written function, and gradgradcheck its second derivatives;
 2. a function that rebuilds a Value from `.data` loses a gradient: gradcheck says so;
-3. explain() one gradient of a small labelled expression, and ∂E/∂w1 of the seeds' worked example.
+3. explain() one gradient of a small labelled expression, and ∂E/∂w1 of Mazur's worked example.
 Run:  python examples/gradcheck_and_explain.py
 """
 
@@ -41,7 +41,7 @@ def main() -> None:
     print()
     print(explain(z, w))
 
-    model = build()  # the seeds' 2-2-2 sigmoid network with its starting weights
+    model = build()  # Mazur's 2-2-2 sigmoid network with its starting weights
     E, nodes = forward(model)
     print()
     print(explain(E, nodes["w1"]))

@@ -1,4 +1,7 @@
-"""The seeds' worked example (seed 001): a 2-2-2 sigmoid network, one input, trained by backpropagation.
+"""Mazur's worked example: a 2-2-2 sigmoid network, one input, trained by backpropagation.
+
+The 2-2-2 example of Matt Mazur's "A Step by Step Backpropagation Example", as
+reproduced in A. K. Jain's "Back Propagation in Neural Networks" (docs/delta_rule.md).
 
 Prints the forward pass, the first round's chain-rule table, the eight updated
 weights and the error after N rounds; the same as `tinygrad-bp worked-example`.

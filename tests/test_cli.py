@@ -339,24 +339,24 @@ def test_help_and_no_command(capsys):
 
 # --- worked-example --------------------------------------------------------------------------
 
-SEED_FIGURES = [  # seed 001, as printed there (each to 9 digits or fewer)
+MAZUR_FIGURES = [  # Mazur's worked example, as printed in Jain's reproduction (each to 9 digits or fewer)
     "0.593269992", "0.596884378", "1.105905967", "0.751365070", "0.772928465", "0.274811083", "0.023560026",
     "0.298371109", "0.741365070", "0.186815602", "0.082167041", "0.138498562", "0.055399425", "0.036350306",
     "0.241300709", "0.000438568",
-    "0.149780716", "0.199561432", "0.249751144", "0.299502287",  # seed: 0.19956143, 0.24975114, 0.29950229
+    "0.149780716", "0.199561432", "0.249751144", "0.299502287",  # printed: 0.19956143, 0.24975114, 0.29950229
     "0.358916480", "0.408666186", "0.511301270", "0.561370121",
 ]
 
 
-def test_worked_example_prints_the_seed(capsys):
+def test_worked_example_prints_mazurs_figures(capsys):
     code, out, err = run_main(capsys, "worked-example")
     assert code == 0, err
-    for figure in SEED_FIGURES:
+    for figure in MAZUR_FIGURES:
         assert figure in out, figure
     weights = [line.split("=")[-1].strip() for line in out.splitlines() if line.strip().startswith("w")]
-    assert weights == SEED_FIGURES[-8:]
-    assert "Round 10000 (after 9999 updates): E = 0.0000351085" in out  # seed: 0.0000351085
-    assert "Error after the first round: 0.2910277" in out  # seed prints 0.291027924 (see test_worked_example)
+    assert weights == MAZUR_FIGURES[-8:]
+    assert "Round 10000 (after 9999 updates): E = 0.0000351085" in out  # printed: 0.0000351085
+    assert "Error after the first round: 0.2910277" in out  # Jain prints 0.291027924 (see test_worked_example)
 
 
 def test_worked_example_rounds_and_svg(capsys, tmp_path):
@@ -367,7 +367,7 @@ def test_worked_example_rounds_and_svg(capsys, tmp_path):
     texts = " ".join(svg_texts(svg))
     for label in ("w1", "w8", "out_h1", "net_o2", "E"):
         assert label in texts, label
-    assert "0.08217" in texts  # ∂E/∂w5 = 0.082167041 (seed) shown as w5's grad
+    assert "0.08217" in texts  # ∂E/∂w5 = 0.082167041 (as printed) shown as w5's grad
 
 
 def test_worked_example_as_a_real_process():
@@ -462,7 +462,7 @@ def test_worked_example_run_returns_the_error_and_checks_rounds():
     from tinygrad_bp.worked_example import run
 
     buf = io.StringIO()
-    assert abs(run(rounds=1, file=buf) - 0.298371109) <= 0.5e-9  # seed 001: E_total = 0.298371109
+    assert abs(run(rounds=1, file=buf) - 0.298371109) <= 0.5e-9  # as printed: E_total = 0.298371109
     assert "E_total = E_o1 + E_o2 = 0.298371109" in buf.getvalue()
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="rounds must be an int >= 1"):

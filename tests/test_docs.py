@@ -143,3 +143,65 @@ def test_readme_links_every_docs_page():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     unlinked = [p.name for p in sorted(DOCS.glob("*.md")) if f"docs/{p.name}" not in relative_links(readme)]
     assert not unlinked, f"README.md does not link {unlinked}"
+
+
+# The worked example is named by its source (Mazur's example, as reproduced by Jain), never "the seed": a
+# "seed" in this project is a random seed (--seed, seed=). These are the ways the word was used for the example.
+_SEED_FOR_THE_EXAMPLE = re.compile(r"""
+    seeds'|seed's                                               # the seeds' figures, the seed's network
+  | \bseed\s*\(?0*01\b                                          # seed 001, seed (001)
+  | \bthe\s+seeds\b                                             # as in the seeds
+  | \b(?:in|of|from|by|against|match(?:es|ing)?|to|reproduces)\s+the\s+seed\b
+        (?!\s+(?:of|for|is|are|argument|value)\b)               # (not: the seed of the data)
+  | \bthe\s+seed\s+(?:prints|printed|rounds|multiplie[sd]|gives|shows|worked)\b
+  | \bseed\s+(?:figures?|numbers?|outputs?|network|example|worked)\b
+  | (?<![\w.])\(seed\)                                          # 0.082167041 (seed)
+  | \bseed:?\s+-?0\.\d                                          # seed: 0.19956143 (a random seed is an int)
+  | \bW\d\s+seed\b                                              # the workload "W1 seed"
+  | (?-i:\bSEED_[A-Z]|\bSEED\s*=\s*[\[{])                       # SEED_FIGURES = [...], SEED = {...}
+  | _the_seed(?:\b|_)|\bseed_(?:model|train|layers|rounds|x|target|lr|figures|grads?|forward|updated)
+  | \bprepare_seed\b
+""", re.I | re.X)
+_SCANNED = ["README.md", "tinygrad_bp", "docs", "examples", "benchmarks", "tests"]
+
+
+def seed_for_the_example(text: str, name: str = "<text>") -> list[str]:
+    """'name:line: text' for every line of `text` that calls the worked example (or its figures) a seed."""
+    return [f"{name}:{i}: {line.strip()}" for i, line in enumerate(text.splitlines(), 1)
+            if _SEED_FOR_THE_EXAMPLE.search(line)]
+
+
+@pytest.mark.parametrize("phrase", [
+    "the seeds' worked example", "The seed's network", "seed 001", "checked against the seed (001)",
+    "biases are not updated, as in the seeds.", "the seed prints -0.019049119", "= 0.082167041 (seed) shown",
+    "# seed: 0.19956143", "W1 seed    the 2-2-2 network", "SEED_FIGURES = [", "SEED = {'w5': 0.08}",
+    "def test_w5_as_in_the_seed(build):", "def seed_model() -> MLP:", "floor.seed_train(layers)",
+    "def test_floor_reproduces_the_seed_worked_example():", "which do match the seed, biases unchanged",
+])
+def test_seed_for_the_example_is_found(phrase):
+    assert seed_for_the_example(phrase), phrase
+
+
+@pytest.mark.parametrize("phrase", [
+    "--seed S", "MLP(2, [16, 16, 1], seed=0)", "random.seed(1337)", "rng = random.Random(seed)",
+    "Without a seed they come from Python's global random", "Counts and the seed are ints",
+    "help='seed of the data (default: 0)'", "these seeds start at 50%", "different seeds give different points",
+    "(shared/seeds/001_d8a8fe3b645fae68.txt)", "the generated backward with seed 1", "PYTHONHASHSEED=0",
+    "def _graph_of_every_op(seed):", "'seed': 0}", "model.seed = None", "moons, circles and xor for `--seed` 0–7",
+])
+def test_a_random_seed_is_not_flagged(phrase):
+    assert not seed_for_the_example(phrase), phrase
+
+
+def test_the_worked_example_is_never_called_a_seed():
+    this = Path(__file__).resolve()
+    found = []
+    for root in _SCANNED:
+        path = ROOT / root
+        files = [path] if path.is_file() else sorted(
+            f for f in path.rglob("*") if f.is_file() and f.suffix in {".py", ".md", ".txt", ".toml"}
+            and "__pycache__" not in f.parts)
+        for f in files:
+            if f != this:
+                found += seed_for_the_example(f.read_text(encoding="utf-8"), f.relative_to(ROOT).as_posix())
+    assert not found, ("the worked example is Mazur's (as reproduced by Jain), not a seed:\n" + "\n".join(found))

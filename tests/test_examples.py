@@ -2,7 +2,8 @@
 
 Each script has a check below (a new script without one fails `test_every_example_has_a_check`).
 The numbers are checked against independent sources: hand formulas computed here with `math`,
-and the figures printed in seed 001 (matched to half a unit of their last digit).
+and the figures of Mazur's worked example as printed in Jain's reproduction (matched to half a unit
+of their last digit).
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ EXAMPLES = ROOT / "examples"
 SVG = "{http://www.w3.org/2000/svg}"
 NUMBER = r"-?\d+(?:\.\d+)?(?:e-?\d+)?"
 
-# seed 001 (shared/seeds/001_d8a8fe3b645fae68.txt): the printed figures
-SEED_FORWARD = ["0.593269992", "0.596884378", "0.751365070", "0.772928465", "0.274811083", "0.023560026",
+# Mazur's worked example as printed in Jain's reproduction (shared/seeds/001_d8a8fe3b645fae68.txt)
+MAZUR_FORWARD = ["0.593269992", "0.596884378", "0.751365070", "0.772928465", "0.274811083", "0.023560026",
                 "0.298371109"]
-SEED_UPDATED = {"w1": "0.149780716", "w2": "0.19956143", "w3": "0.24975114", "w4": "0.29950229",
+MAZUR_UPDATED = {"w1": "0.149780716", "w2": "0.19956143", "w3": "0.24975114", "w4": "0.29950229",
                 "w5": "0.35891648", "w6": "0.408666186", "w7": "0.511301270", "w8": "0.561370121"}
 
 
@@ -86,13 +87,13 @@ def check_gradcheck_and_explain(tmp_path: Path) -> None:
     dz_dw = (1 - math.tanh(-0.5) ** 2) * 0.5
     assert abs(after(out, "∂z/∂w") - dz_dw) <= 0.5e-9
     assert abs(after(out, "∂z/∂y = 1 − z²") - (1 - math.tanh(-0.5) ** 2)) <= 0.5e-9
-    # ∂E/∂w1 of the worked example, with the seed's factors 0.036350306 · 0.241300709 · 0.05 = 0.000438568
+    # ∂E/∂w1 of the worked example, with the printed factors 0.036350306 · 0.241300709 · 0.05 = 0.000438568
     assert near(after(out, "∂E/∂w1"), "0.000438568")
     factors = re.search(r"= (" + NUMBER + r") · (" + NUMBER + r") · (" + NUMBER + r")\n\s*= 0.000438", out)
     assert factors, out
     for got, printed in zip(factors.groups(), ["0.036350306", "0.241300709", "0.05"]):
         assert near(float(got), printed)
-    # the seed's ∂E/∂net_o1 = 0.74136507 * 0.186815602 = 0.138498562 and ∂E_o1/∂out_h1 = 0.138498562 * 0.40
+    # the printed ∂E/∂net_o1 = 0.74136507 * 0.186815602 = 0.138498562 and ∂E_o1/∂out_h1 = 0.138498562 * 0.40
     block = re.search(r"∂E/∂net_o1 = ∂E/∂out_o1 · ∂out_o1/∂net_o1\n\s*= (\S+) · (\S+)\n\s*= (\S+)", out)
     assert block, out
     for got, printed in zip(block.groups(), ["0.74136507", "0.186815602", "0.138498562"]):
@@ -104,15 +105,15 @@ def check_worked_example(tmp_path: Path) -> None:
     res = run("worked_example.py", cwd=tmp_path)  # default: 10,000 rounds
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    for figure in SEED_FORWARD:
+    for figure in MAZUR_FORWARD:
         assert figure in out, figure
-    for k, printed in SEED_UPDATED.items():
+    for k, printed in MAZUR_UPDATED.items():
         assert near(float(re.search(rf"{k}\+ = .* = ({NUMBER})", out).group(1)), printed), k
     for name, printed in [("dE/dw5", "0.082167041"), ("dE/dw1", "0.000438568"), ("dE/dout_h1", "0.036350306")]:
         assert near(float(re.search(rf"  {re.escape(name)} .* ({NUMBER})\n", out).group(1)), printed), name
     last = out.strip().splitlines()[-2]
     assert last.startswith("Round 10000 (after 9999 updates)")
-    assert near(after(last, "E"), "0.0000351085")  # the seed's error after 10,000 rounds
+    assert near(after(last, "E"), "0.0000351085")  # the printed error after 10,000 rounds
     res = run("worked_example.py", "--rounds", "1", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     last = res.stdout.strip().splitlines()[-1]
@@ -203,7 +204,7 @@ def check_stepper(tmp_path: Path) -> None:
     lines = res.stdout.splitlines()
     page = tmp_path / "worked_example_stepper.html"
     assert lines[0] == f"wrote {page.name}: 33 steps" and "step 0 of 33" in page.read_text(encoding="utf-8")
-    # the seed's ∂E/∂out_h1 = 0.138498562 · 0.40 + -0.038098236 · 0.50 = 0.036350306
+    # the printed ∂E/∂out_h1 = 0.138498562 · 0.40 + -0.038098236 · 0.50 = 0.036350306
     assert lines[2] == "∂E/∂out_h1 = ∂E/∂net_o1 · ∂net_o1/∂out_h1 + ∂E/∂net_o2 · ∂net_o2/∂out_h1"
     m = re.fullmatch(r"\s+= (\S+) · 0\.4 − (\S+) · 0\.5", lines[3])  # a + -b written a − b, as explain does
     assert m and near(float(m.group(1)), "0.138498562") and abs(float(m.group(2)) - 0.038098236) <= 1.5e-9
@@ -212,7 +213,7 @@ def check_stepper(tmp_path: Path) -> None:
     res = run("stepper.py", str(out), "--collapse", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith(f"wrote {out}: 17 steps") and out.exists()
-    # δ_h1 = (Σ_k δ_k w_k,h1)·out_h1(1 − out_h1) = −0.036350306 · 0.241300709, the seed's factors
+    # δ_h1 = (Σ_k δ_k w_k,h1)·out_h1(1 − out_h1) = −0.036350306 · 0.241300709, the printed factors
     assert near(after(res.stdout, "= -0.036350306 · 0.241300709\n     ="), "-0.008771355")
     assert "∂E/∂w1 = −δ_h1 · i1 = 0.008771355 · 0.05 = 0.000438568" in res.stdout  # −(−δ) written as its value
 

@@ -1,4 +1,4 @@
-"""explain: the seeds' worked example digit for digit, hand-checked small graphs, deep and wide graphs."""
+"""explain: Mazur's worked example digit for digit, hand-checked small graphs, deep and wide graphs."""
 
 import math
 import re
@@ -9,14 +9,14 @@ from tinygrad_bp import Value, explain
 from tinygrad_bp.losses import sse
 from tinygrad_bp.nn import MLP
 
-# seed 001: inputs, targets, w1..w8, biases
+# Mazur's worked example: inputs, targets, w1..w8, biases
 I1, I2, T1, T2 = 0.05, 0.10, 0.01, 0.99
 W = [0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55]
 B1, B2 = 0.35, 0.60
 
 
 def worked_example():
-    """The seeds' 2-2-2 sigmoid net through nn.MLP and losses.sse: E and its parameters by label."""
+    """Mazur's 2-2-2 sigmoid net through nn.MLP and losses.sse: E and its parameters by label."""
     model = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid")
     k = 0
     for layer, b in zip(model.layers, (B1, B2)):
@@ -65,7 +65,7 @@ def block(text, head):
 
 
 @pytest.mark.parametrize("build", [worked_example, hand_built_example])
-def test_w5_as_in_the_seed(build):
+def test_w5_as_printed(build):
     E, w = build()
     text = explain(E, w["w5"])
     assert text.splitlines()[0].startswith("∂E/∂w5 = 0.082167041")
@@ -87,7 +87,7 @@ def test_w5_as_in_the_seed(build):
 
 
 @pytest.mark.parametrize("build", [worked_example, hand_built_example])
-def test_w1_as_in_the_seed(build):
+def test_w1_as_printed(build):
     E, w = build()
     text = explain(E, w["w1"])
     assert text.splitlines()[0].startswith("∂E/∂w1 = 0.000438568")
@@ -103,13 +103,13 @@ def test_w1_as_in_the_seed(build):
     assert prods.split("= ")[1] == "0.055399425 − 0.019049118"  # not 0.055399425 + -0.019049118
     first, second = (float(x) for x in prods.split("= ")[1].replace("− ", "-").split(" "))
     assert first == 0.055399425
-    # the seed prints -0.019049119; the exact value is -0.01904911826 (a last-digit rounding slip in the seed)
+    # the source prints -0.019049119; the exact value is -0.01904911826 (a last-digit rounding slip in the source)
     assert second == pytest.approx(-0.019049119, abs=1e-9)
     assert total.endswith("= 0.036350306")
     assert "∂out_h1/∂net_h1 = out_h1·(1 − out_h1) = 0.241300709" in text
     assert "∂net_h1/∂w1 = i1 = 0.05" in text
     assert "∂net_o1/∂out_h1 = w5 = 0.4" in text and "∂net_o2/∂out_h1 = w7 = 0.5" in text
-    # δ form: δ_h1 = (δ_o1·w5 + δ_o2·w7)·out_h1(1 − out_h1) = −0.036350306 · 0.241300709 (seed numbers)
+    # δ form: δ_h1 = (δ_o1·w5 + δ_o2·w7)·out_h1(1 − out_h1) = −0.036350306 · 0.241300709 (the printed numbers)
     syms, vals, total = block(text, "  δ_h1")
     assert syms == "  δ_h1 = (δ_o1·w5 + δ_o2·w7) · ∂out_h1/∂net_h1"
     assert vals.split("= ")[1].startswith("(-0.138498562·0.4 + 0.0380982")

@@ -22,7 +22,7 @@ def bits(x: float) -> bytes:
 
 
 def worked_example_model() -> MLP:
-    """The seeds' 2-2-2 network with its initial weights (seed 001)."""
+    """Mazur's 2-2-2 network with its initial weights."""
     m = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid")
     (h1, h2), (o1, o2) = m.layers[0].neurons, m.layers[1].neurons
     for n, w, b in [(h1, [0.15, 0.20], 0.35), (h2, [0.25, 0.30], 0.35),
@@ -33,7 +33,7 @@ def worked_example_model() -> MLP:
     return m
 
 
-def test_file_is_plain_json_with_the_seed_numbers(tmp_path):
+def test_file_is_plain_json_with_the_worked_examples_numbers(tmp_path):
     path = tmp_path / "m.json"
     save_model(worked_example_model(), path)
     doc = json.loads(path.read_text(encoding="utf-8"))
@@ -45,12 +45,12 @@ def test_file_is_plain_json_with_the_seed_numbers(tmp_path):
     }
 
 
-def test_loaded_worked_example_gives_the_seed_outputs(tmp_path):
+def test_loaded_worked_example_gives_the_printed_outputs(tmp_path):
     path = tmp_path / "m.json"
     worked_example_model().save(path)
     m = MLP.load(path)
     out_o1, out_o2 = m([0.05, 0.10])
-    # seed 001: out_o1 = 0.75136507, out_o2 = 0.772928465
+    # as printed: out_o1 = 0.75136507, out_o2 = 0.772928465
     assert out_o1.data == pytest.approx(0.75136507, abs=5e-9)
     assert out_o2.data == pytest.approx(0.772928465, abs=5e-10)
     assert [p.label for p in m.parameters() if p.label.startswith("w")] == [f"w{k}" for k in range(1, 9)]

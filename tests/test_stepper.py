@@ -1,6 +1,6 @@
 """The step-by-step backpropagation page (tinygrad_bp.stepper, viz.to_html).
 
-The steps' numbers are checked against backward() (bit for bit), the seeds' printed figures (Matt
+The steps' numbers are checked against backward() (bit for bit), the printed figures of Matt
 Mazur's "A Step by Step Backpropagation Example", as reproduced in A. K. Jain's "Back Propagation in
 Neural Networks"), the float-only delta rule (tinygrad_bp.delta) and explain's text.  The page itself
 is opened from a file in Debian's chromium, driven by Selenium through /usr/bin/chromedriver (never a
@@ -37,8 +37,8 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 HOSTILE = ['<img src=x onerror=alert(1)>', '</script><script>alert(2)</script>', '"quoted" \'single\' & %SVG% %DATA%',
            "L" * 10_000]
 
-# the seeds' printed figures of the first backward pass (001): ∂E/∂x
-SEED_GRADS = {"out_h1": "0.036350306", "w5": "0.082167041", "w6": "0.082667628", "w7": "-0.022602540",
+# the printed figures of the worked example's first backward pass: ∂E/∂x
+MAZUR_GRADS = {"out_h1": "0.036350306", "w5": "0.082167041", "w6": "0.082667628", "w7": "-0.022602540",
               "w8": "-0.022740242", "w1": "0.000438568", "w2": "0.000877135", "w3": "0.000497713",
               "w4": "0.000995425", "out_o1": "0.74136507", "out_o2": "-0.217071535", "net_o1": "0.138498562"}
 
@@ -104,18 +104,18 @@ def test_steps_follow_backward_order():
         done.add(id(v))
 
 
-def test_worked_example_steps_match_the_seed_and_explain():
+def test_worked_example_steps_match_the_printed_figures_and_explain():
     E, n, _ = worked()
     steps = {s.title: s for s in backward_steps(E)}
     assert len(steps) == 33 and steps["∂E/∂E"].lines[0].startswith("∂E/∂E = 1")
-    for label, printed in SEED_GRADS.items():
+    for label, printed in MAZUR_GRADS.items():
         s = steps[f"∂E/∂{label}"]
         assert near(s.grads[0], printed), (label, s.grads[0])
         assert s.lines[[i for i, line in enumerate(s.lines) if line.strip().startswith("=")][-1]].endswith(
             "= " + f"{s.grads[0]:.9f}".rstrip("0")), s.lines
     lines = steps["∂E/∂out_h1"].lines
     assert lines[0] == "∂E/∂out_h1 = ∂E/∂net_o1 · ∂net_o1/∂out_h1 + ∂E/∂net_o2 · ∂net_o2/∂out_h1"
-    # the seed's 0.138498562 · 0.40 + -0.038098236 · 0.50 (its last digit rounded from the unrounded δ_o2)
+    # Jain's 0.138498562 · 0.40 + -0.038098236 · 0.50 (its last digit rounded from the unrounded δ_o2)
     m = re.fullmatch(r"\s+= (\S+) · (\S+) − (\S+) · (\S+)", lines[1])  # a + -b written a − b, as explain does
     assert m and [near(float(a), b) for a, b in zip(m.groups(), ["0.138498562", "0.4", "0.038098236", "0.5"])]
     assert abs(float(m.group(3)) - 0.038098236) <= 1.5e-9
@@ -160,11 +160,11 @@ def test_collapsed_steps_give_the_textbooks_deltas():
         assert abs(float(block[-1].split("= ")[-1]) - delta[unit]) <= 0.5e-9, (unit, block)
     o1 = by_unit["o1"][1].lines
     assert o1[0] == "δ_o1 = (target_o1 − out_o1) · out_o1·(1 − out_o1)"
-    assert o1[1].strip() == "= (0.01 − 0.75136507) · 0.186815602"  # the seed's out_o1 and out_o1(1 − out_o1)
+    assert o1[1].strip() == "= (0.01 − 0.75136507) · 0.186815602"  # the printed out_o1 and out_o1(1 − out_o1)
     h1 = by_unit["h1"][1].lines
     assert h1[0] == "δ_h1 = (δ_o1·w5 + δ_o2·w7) · out_h1·(1 − out_h1)"
-    assert h1[2].strip() == "= -0.036350306 · 0.241300709"  # −∂E/∂out_h1 · out_h1(1 − out_h1), the seed's figures
-    # the neuron's weights: ∂E/∂w = −δ·a_i, equal to the delta rule's gradients and the seed's figures
+    assert h1[2].strip() == "= -0.036350306 · 0.241300709"  # −∂E/∂out_h1 · out_h1(1 − out_h1), the printed figures
+    # the neuron's weights: ∂E/∂w = −δ·a_i, equal to the delta rule's gradients and the printed figures
     grads = dict(zip([p.label for p in model.parameters()], ref.grads))
     for unit, (_, s) in by_unit.items():
         for line in s.lines:
@@ -172,8 +172,8 @@ def test_collapsed_steps_give_the_textbooks_deltas():
             if m:
                 w, u, value = m.groups()
                 assert u == unit and abs(float(value) - grads[w]) <= 0.5e-9, line
-                if w in SEED_GRADS:
-                    assert near(float(value), SEED_GRADS[w]), line
+                if w in MAZUR_GRADS:
+                    assert near(float(value), MAZUR_GRADS[w]), line
     assert sum(bool(re.match(r"\s+∂E/∂w\d = ", line)) for _, s in by_unit.values() for line in s.lines) == 8
 
 
@@ -477,7 +477,7 @@ def test_browser_out_h1_step_shows_backwards_numbers(browser, worked_pages):
     assert panel[0] == "∂E/∂out_h1 = ∂E/∂net_o1 · ∂net_o1/∂out_h1 + ∂E/∂net_o2 · ∂net_o2/∂out_h1"
     vals = re.fullmatch(r"\s+= (\S+) · 0\.4 − (\S+) · 0\.5", panel[1]).groups()  # ∂E/∂net_o2 < 0: a − b
     assert float(vals[0]) == float(f"{grads['net_o1']:.9f}") and -float(vals[1]) == float(f"{grads['net_o2']:.9f}")
-    assert panel[3].strip() == f"= {grads['out_h1']:.9f}" == "= 0.036350306"  # backward's, and the seed's
+    assert panel[3].strip() == f"= {grads['out_h1']:.9f}" == "= 0.036350306"  # backward's, and the printed one
     title, texts = node_of(st, "out_h1")
     assert grad_rows(texts) == [f"{grads['out_h1']:.4g}"]
     assert st["current"] == [title]
@@ -502,7 +502,7 @@ def test_browser_last_step_shows_every_gradient_of_backward(browser, worked_page
         assert grad_rows(texts) == ([] if is_constant(order[k]) else [f"{expected[k]:.4g}"]), title
     for label, g in grads.items():  # found by label too, independently of the drawing's node ids
         assert grad_rows(node_of(st, label)[1]) == [f"{g:.4g}"], label
-    for label, printed in SEED_GRADS.items():
+    for label, printed in MAZUR_GRADS.items():
         assert near(float(grad_rows(node_of(st, label)[1])[0]), f"{float(printed):.4g}")
     assert browser.find_element("id", "next").get_attribute("disabled") is not None
     assert console_errors(browser) == []

@@ -1,4 +1,5 @@
-"""viz: every SVG is parsed with xml.etree; numbers are checked against the seed (001) or by hand."""
+"""viz: every SVG is parsed with xml.etree; numbers are checked against Mazur's worked example (as printed
+in Jain's reproduction) or by hand."""
 
 from __future__ import annotations
 
@@ -28,11 +29,11 @@ SVG = "{http://www.w3.org/2000/svg}"
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="system Graphviz (dot) is not installed")
 RENDERERS = [pytest.param("dot", marks=needs_dot), "graphviz-pure"]
 
-# seed 001, forward and backward pass
-SEED = {"net_h1": 0.3775, "net_h2": 0.3925, "out_h1": 0.593269992, "out_h2": 0.596884378,
+# Mazur's worked example as printed in Jain's reproduction, forward and backward pass
+MAZUR = {"net_h1": 0.3775, "net_h2": 0.3925, "out_h1": 0.593269992, "out_h2": 0.596884378,
         "net_o1": 1.105905967, "out_o1": 0.75136507, "out_o2": 0.772928465, "E_o1": 0.274811083,
         "E_o2": 0.023560026, "E": 0.298371109}
-SEED_GRAD = {"w5": 0.082167041, "w1": 0.000438568, "out_h1": 0.036350306, "net_o1": 0.138498562,
+MAZUR_GRAD = {"w5": 0.082167041, "w1": 0.000438568, "out_h1": 0.036350306, "net_o1": 0.138498562,
              "out_o1": 0.74136507}
 SIGMOID_PRIME_O1 = 0.186815602   # ∂out_o1/∂net_o1
 SIGMOID_PRIME_H1 = 0.241300709   # ∂out_h1/∂net_h1
@@ -56,7 +57,7 @@ def worked_example() -> tuple[Value, MLP]:
 
 
 def worked_example_by_hand() -> Value:
-    """The seed's network written out with Value.net: one bias b1 shared by h1 and h2, b2 by o1 and o2."""
+    """Mazur's network written out with Value.net: one bias b1 shared by h1 and h2, b2 by o1 and o2."""
     i1, i2 = Value(0.05, "i1"), Value(0.10, "i2")
     w = [Value(x, f"w{k + 1}") for k, x in enumerate([0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55])]
     b1, b2 = Value(0.35, "b1"), Value(0.60, "b2")
@@ -161,9 +162,9 @@ def test_worked_example_nodes_data_grads(renderer):
     assert len(groups(root, "node")) == 2 + 8 + 4 + 4 + 4 + 2 * 5 + 1
     by = nodes_by_label(root)
     assert {f"w{k}" for k in range(1, 9)} | {"i1", "i2", "E", "E_o1", "out_h1", "b_h1"} <= set(by)
-    for name, x in SEED.items():
+    for name, x in MAZUR.items():
         assert f"data {g4(x)}" in texts(by[name]), name
-    for name, gr in SEED_GRAD.items():
+    for name, gr in MAZUR_GRAD.items():
         assert f"grad {g4(gr)}" in texts(by[name]), name
     assert "σ" in texts(by["out_h1"]) and "Σ w·x + b" in texts(by["net_h1"]) and "×" in texts(by["E_o1"])
     # leaves, parameters and interior values look different
@@ -211,7 +212,7 @@ def test_hand_built_network_shared_bias_sits_in_its_layer():
         assert not any(inside(bbox(by[shared]), c) for c in clusters.values())
         (x0, _, x1, _), (u0, _, u1, _) = bbox(by[shared]), bbox(by[weight])
         assert x0 < u1 and u0 < x1, (shared, weight)
-    assert inside(bbox(by["w5"]), clusters["o1 (output layer)"]) and f"grad {g4(SEED_GRAD['w5'])}" in texts(by["w5"])
+    assert inside(bbox(by["w5"]), clusters["o1 (output layer)"]) and f"grad {g4(MAZUR_GRAD['w5'])}" in texts(by["w5"])
 
 
 @pytest.mark.parametrize("renderer", RENDERERS)
@@ -223,7 +224,7 @@ def test_edge_derivatives_worked_example(renderer):
     for e in groups(root, "edge"):
         tail, head = title(e).split("->")
         labels[(name.get(tail, tail), name.get(head, head))] = texts(e)
-    assert labels[("w5", "net_o1")] == [g4(SEED["out_h1"])]        # ∂net_o1/∂w5 = out_h1
+    assert labels[("w5", "net_o1")] == [g4(MAZUR["out_h1"])]        # ∂net_o1/∂w5 = out_h1
     assert labels[("out_h1", "net_o1")] == [g4(0.40)]              # ∂net_o1/∂out_h1 = w5
     assert labels[("b_o1", "net_o1")] == ["1"]
     assert labels[("net_o1", "out_o1")] == [g4(SIGMOID_PRIME_O1)]  # σ'(net_o1)
@@ -260,7 +261,7 @@ def test_collapse_draws_each_neuron_as_one_node(renderer):
     assert len(groups(root, "node")) == 2 + 4 + 2 * 5 + 1
     by = nodes_by_label(root)
     assert {"h1", "h2", "o1", "o2"} <= set(by) and "w1" not in by and "net_h1" not in by
-    assert {f"net {g4(SEED['net_h1'])}", f"out {g4(SEED['out_h1'])}", f"grad out {g4(SEED_GRAD['out_h1'])}"} \
+    assert {f"net {g4(MAZUR['net_h1'])}", f"out {g4(MAZUR['out_h1'])}", f"grad out {g4(MAZUR_GRAD['out_h1'])}"} \
         <= set(texts(by["h1"]))
     name = {title(g): lab for lab, g in by.items()}
     edge = {(name.get(title(e).split("->")[0]), name.get(title(e).split("->")[1])): texts(e) for e in
@@ -520,7 +521,7 @@ def test_layer_titles_count_depth_so_a_batch_of_forward_passes_keeps_them():
 
 
 def test_nets_reading_the_same_constants_form_one_layer():
-    # the seed's network built by hand with Value.net: h1 and h2 each get their own leaves 0.05, 0.10
+    # Mazur's network built by hand with Value.net: h1 and h2 each get their own leaves 0.05, 0.10
     w = [Value(v, label=f"w{k + 1}") for k, v in enumerate([v for layer in WEIGHTS for row in layer for v in row])]
     h = [Value.net(w[2 * j:2 * j + 2], [0.05, 0.10], 0.35).sigmoid() for j in range(2)]
     o = [Value.net(w[4 + 2 * k:6 + 2 * k], h, 0.60).sigmoid() for k in range(2)]

@@ -1,13 +1,13 @@
 """The textbook delta rule for an MLP trained on E = ½ Σ (t − a)², in float arithmetic only.
 
 This is the reference the autograd engine is checked against: no Value graph is
-built.  With the seeds' sign convention
+built.  With the sign convention of Mazur's worked example
 
     δ_k = (t_k − a_k) · f'(net_k)                 at an output unit k
     δ_j = (Σ_k δ_k w_kj) · f'(net_j)              at a hidden unit j
     ∂E/∂w_ji = −δ_j · a_i,   ∂E/∂b_j = −δ_j       (so the step Δw_ji = η δ_j a_i)
 
-where f'(net) = a(1 − a) for sigmoid units (the seeds' case), 1 − a² for tanh
+where f'(net) = a(1 − a) for sigmoid units (the worked example's case), 1 − a² for tanh
 and 1 for linear units.  ReLU is not a textbook delta-rule unit: ValueError.
 As in the engine, a quantity that overflows a float from finite inputs and
 weights is an OverflowError naming it; inf or NaN put in propagate.

@@ -1,6 +1,6 @@
 """The chain-rule derivation of one gradient, every factor with its number.
 
-`explain(E, w5)` writes ∂E/∂w5 the way the seeds do::
+`explain(E, w5)` writes ∂E/∂w5 the way Mazur's worked example does::
 
     ∂E/∂w5 = ∂E/∂out_o1 · ∂out_o1/∂net_o1 · ∂net_o1/∂w5
            = 0.74136507 · 0.186815602 · 0.593269992
@@ -11,7 +11,7 @@ contributions (∂E/∂out_h1 = ∂E/∂net_o1 · ∂net_o1/∂out_h1 + ...), de
 and reused: gradients are aggregated at nodes (the δ form) instead of
 enumerating paths, so deep and wide graphs cost one pass over the graph, and
 the text is capped with a note of what was left out.  Networks (nodes of op
-"net") also get the seeds' δ form, δ = −∂E/∂net.
+"net") also get the textbook's δ form, δ = −∂E/∂net.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def format_sum(terms: list[str]) -> str:
 
 
 def format_number(x: float) -> str:
-    """9 decimals like the seeds (0.74136507, 0.000438568), 9 significant digits outside [1e-4, 1e9)."""
+    """9 decimals like Jain's printed figures (0.74136507, 0.000438568), 9 significant digits outside [1e-4, 1e9)."""
     if x == 0:
         return "0"
     if not math.isfinite(x):
@@ -374,7 +374,7 @@ def _partner(g: _Graph, net: Value, v: Value) -> str:
 
 
 def _delta_form(g: _Graph, max_lines: int, max_terms: int) -> tuple[list[str], int]:
-    """The seeds' δ form, when every node wrt feeds is a neuron's net input."""
+    """The textbook δ form, when every node wrt feeds is a neuron's net input."""
     out, wrt = g.output, g.wrt
     nets = g.consumers[wrt]
     if not nets or any(n.op != "net" for n in nets):

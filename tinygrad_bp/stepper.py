@@ -248,7 +248,7 @@ def _neuron_lines(g: _Graph, nr: _Neuron) -> tuple[str, list[str], list[Value]]:
         s = users[0] if len(g.consumers[id(out)]) == 1 else None
         textbook = (s is not None and s.op == "-" and len(s.children) == 2 and s.children[1] is out
                     and s.children[0] is not out and -g.grad(out) == s.data)
-        if textbook:  # E's derivative is −(t − a): the seeds' δ_k = (t_k − a_k)·f'(net_k)
+        if textbook:  # E's derivative is −(t − a): the textbook's δ_k = (t_k − a_k)·f'(net_k)
             assert s is not None
             t = s.children[0]
             form = "(t − a)·a(1 − a)" if sigmoid else "(t − a)" + ("" if act is None else "·f'(net)")

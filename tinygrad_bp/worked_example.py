@@ -1,4 +1,7 @@
-"""The seeds' worked example (seed 001): a 2-2-2 sigmoid network, one input, trained by backpropagation.
+"""Mazur's worked example: a 2-2-2 sigmoid network, one input, trained by backpropagation.
+
+The 2-2-2 example of Matt Mazur's "A Step by Step Backpropagation Example", as
+reproduced in A. K. Jain's "Back Propagation in Neural Networks" (docs/delta_rule.md).
 
 Every number is read off the Value graph: forward values are node `.data`,
 ∂E/∂node is node `.grad` after `E.backward()`, and the factors of the chain rule
@@ -27,7 +30,7 @@ ETA = 0.5
 
 
 def build() -> MLP:
-    """The seed's network with its starting weights."""
+    """Mazur's network with its starting weights."""
     model = MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid")
     for i, layer in enumerate(model.layers):
         for j, neuron in enumerate(layer.neurons):
@@ -38,12 +41,12 @@ def build() -> MLP:
 
 
 def weights(model: MLP) -> list[Value]:
-    """w1..w8 (the biases are not updated in the seed)."""
+    """w1..w8 (the biases are not updated in Mazur's example)."""
     return [w for layer in model.layers for n in layer.neurons for w in n.w]
 
 
 def forward(model: MLP) -> tuple[Value, dict[str, Value]]:
-    """E for the seed's input and target, and the graph's labelled nodes by label."""
+    """E for Mazur's input and target, and the graph's labelled nodes by label."""
     E = sse(model(INPUTS), TARGETS)
     return E, {v.label: v for v in topological_order(E) if v.label}
 
