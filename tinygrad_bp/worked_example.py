@@ -136,7 +136,7 @@ def run(rounds: int = 10_000, graph: str | os.PathLike[str] | None = None, file:
 
     E, n = forward(model)
     say(f"Error after the first round: {E.data:.9f}  (the source prints 0.291027924, which the stated "
-        "procedure does not give; see docs/)")
+        "procedure does not give; see docs/delta_rule.md)")
     for _ in range(rounds - 2):  # round r's forward pass comes after r - 1 updates
         optimizer.zero_grad()
         sse(model(INPUTS), TARGETS).backward()
@@ -148,5 +148,5 @@ def run(rounds: int = 10_000, graph: str | os.PathLike[str] | None = None, file:
         f"outputs {final[1]:.9f} (target 0.01) and {final[2]:.9f} (target 0.99)")
     if rounds == 10000:
         say("  (the source prints E = 0.0000351085 and outputs 0.015912196 / 0.984065734; its outputs match no"
-            " single round: they lie between rounds 10002 and 10003, see docs/)")
+            " single round: they lie between rounds 10002 and 10003, see docs/delta_rule.md)")
     return final[0]
