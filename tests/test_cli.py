@@ -329,10 +329,10 @@ def test_help_and_no_command(capsys):
     code, out, err = run_main(capsys)  # a missing command is a usage error (argparse's convention): exit 2
     assert code == 2 and out == ""
     assert err.startswith("usage: tinygrad-bp")
-    assert err.splitlines()[-1] == ("tinygrad-bp: error: give a command: worked-example, train, predict, graph "
-                                    "(see tinygrad-bp --help)")
+    assert err.splitlines()[-1] == ("tinygrad-bp: error: give a command: worked-example, train, predict, graph, "
+                                    "explain (see tinygrad-bp --help)")
     code, out, err = run_main(capsys, "--help")
-    assert code == 0 and all(c in out for c in ("worked-example", "train", "predict", "graph"))
+    assert code == 0 and all(c in out for c in ("worked-example", "train", "predict", "graph", "explain"))
     code, out, err = run_main(capsys, "train", "--help")
     assert code == 0 and "--batch-size" in out
 
@@ -983,3 +983,124 @@ def test_predict_data_with_a_model_of_other_shape_is_refused(capsys, tmp_path):
                                                  f"one label, but the model {path} has 2 inputs and 2 outputs")
     code, out, err = run_main(capsys, "predict", "--model", str(tmp_path / "none.json"), "1", "2")
     assert code == 1 and "none.json: No such file or directory" in one_line_error(err)
+
+
+# --- explain -------------------------------------------------------------------------------------
+
+def explain_header(out: str) -> tuple[str, float, str, float]:
+    """(output name, the gradient, the output's value, wrt's value) from explain's first line."""
+    import re
+
+    m = re.match(r"∂(\S+)/∂(\S+) = (\S+)   \((\S+) = (\S+) at (\S+) = (\S+);", out)
+    assert m, out
+    assert m.group(1) == m.group(4) and m.group(2) == m.group(6)
+    return m.group(1), float(m.group(3)), m.group(2), float(m.group(5))
+
+
+def test_explain_a_saved_worked_example_writes_explains_text_for_its_loss(capsys, tmp_path):
+    from tinygrad_bp.explain import explain
+    from tinygrad_bp.worked_example import build, forward
+
+    path = tmp_path / "mazur.json"
+    build().save(path)  # no trained_on: the loss is sse, the worked example's E
+    E, nodes = forward(build())
+    for wrt in ("w5", "w1", "out_h1", "b_o2"):
+        code, out, err = run_main(capsys, "explain", "--model", str(path), "0.05", "0.1", "--target", "0.01", "0.99",
+                                  "--wrt", wrt)
+        assert code == 0 and err == ""
+        assert out == explain(E, nodes[wrt]) + "\n"
+    code, out, err = run_main(capsys, "explain", "--model", str(path), "0.05", "0.1", "--target", "0.01", "0.99",
+                              "--wrt", "w5")
+    # Mazur's figures, as printed in Jain's reproduction
+    assert out.startswith("∂E/∂w5 = 0.082167041   (E = 0.298371109 at w5 = 0.4;")
+    assert "       = 0.74136507 · 0.186815602 · 0.593269992\n" in out
+
+
+def test_explain_a_model_output_by_hand(capsys, tmp_path):
+    m = write_linear_model(tmp_path / "m.json", [2.0, -1.0], 0.5)  # out = 2·x1 − x2 + 0.5, no activation
+    code, out, err = run_main(capsys, "explain", "--model", m, "0.5", "-0.2", "--wrt", "w1")
+    assert code == 0 and err == ""
+    assert explain_header(out) == ("net_o1", 0.5, "w1", 1.7)  # ∂out/∂w1 = x1 = 0.5; out = 1 + 0.2 + 0.5 = 1.7
+    code, out, err = run_main(capsys, "explain", "--model", m, "0.5", "-0.2", "--wrt", "i2")
+    assert explain_header(out) == ("net_o1", -1.0, "i2", 1.7)  # ∂out/∂x2 = w2
+
+
+def test_explain_uses_the_loss_the_model_was_trained_with(capsys, tmp_path):
+    hinge = write_linear_model(tmp_path / "h.json", [2.0, -1.0], 0.5,
+                               trained_on={"data": "moons", "loss": "hinge", "labels": "pm1"})
+    code, out, err = run_main(capsys, "explain", "--model", hinge, "0.5", "-0.2", "--target", "-1", "--wrt", "w1")
+    assert code == 0, err
+    # by hand: max(0, 1 − y·s) with y = −1, s = 1.7: 2.7; its derivative −y·x1 = 0.5
+    assert explain_header(out) == ("hinge", 0.5, "w1", 2.7)
+    bce = write_linear_model(tmp_path / "b.json", [2.0, -1.0], 0.5, "sigmoid",
+                             trained_on={"data": "xor", "loss": "bce", "labels": "01"})
+    code, out, err = run_main(capsys, "explain", "--model", bce, "0.5", "-0.2", "--target", "1", "--wrt", "w1")
+    assert code == 0, err
+    p = 1 / (1 + math.exp(-1.7))  # by hand: −ln p, and ∂/∂w1 = (p − 1)·x1
+    name, grad, _, value = explain_header(out)
+    assert name == "bce" and abs(value - -math.log(p)) < 1e-9 and abs(grad - (p - 1) * 0.5) < 1e-9
+
+
+def test_explain_a_trained_model_against_central_differences(capsys, tmp_path):
+    from tinygrad_bp.losses import hinge
+
+    path = tmp_path / "m.json"
+    code, out, err = run_main(capsys, "train", "--hidden", "4", "--epochs", "5", "--no-progress", "--save", str(path))
+    assert code == 0, err
+    row, target = [0.3, -0.4], -1.0
+    grads = []
+    for wrt in ("w3", "w8", "b_h2", "w11", "b_o1"):  # 2-4-1: w1..w8 and b_h1..b_h4, then w9..w12 and b_o1
+        code, out, err = run_main(capsys, "explain", "--model", str(path), *map(str, row), "--target", "-1",
+                                  "--wrt", wrt)
+        assert code == 0, err
+        name, grad, _, loss = explain_header(out)
+        model = load_model(path)
+        [p] = [q for q in model.parameters() if q.label == wrt]
+
+        def loss_at(v, model=model, p=p):
+            p.data = v
+            return hinge([model(row)], [target]).data
+
+        v0, h = p.data, 1e-6
+        assert name == "hinge" and abs(loss - loss_at(v0)) < 1e-9
+        assert abs(grad - (loss_at(v0 + h) - loss_at(v0 - h)) / (2 * h)) < 1e-6, wrt
+        grads.append(grad)
+    assert sum(g != 0 for g in grads) >= 3  # not a row where the units are dead
+
+
+def test_explain_an_expression_is_graphs_explain(capsys):
+    argv = ["tanh(x*w + b)", "--at", "x=0.5", "--at", "w=-1.5", "--at", "b=0.25"]
+    code, out, err = run_main(capsys, "explain", *argv, "--wrt", "w")
+    assert code == 0 and err == ""
+    code, graph_out, err = run_main(capsys, "graph", *argv, "--explain", "w")
+    assert graph_out.endswith("\n\n" + out)  # graph prints the value and gradients, then the same text
+    t = math.tanh(0.5 * -1.5 + 0.25)
+    name, grad, wrt, value = explain_header(out)
+    assert (name, wrt) == ("f", "w") and abs(grad - 0.5 * (1 - t * t)) < 1e-9 and abs(value - t) < 1e-9  # by hand
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--wrt", "x"], "give --model FILE and an input row, or one EXPR in quotes with its --at values"),
+    (["--model", "{lin}", "0.5", "--wrt", "w1"], "1 input value: explain takes one row, and the model {lin} takes 2"),
+    (["--model", "{lin}", "1", "2", "--wrt", "w9"], "--wrt w9: no node of the model's graph is labelled so"),
+    (["--model", "{mazur}", "0.05", "0.1", "--wrt", "w1"], "has 2 outputs: give --target with 2 values"),
+    (["--model", "{lin}", "1", "2", "--target", "1", "2", "--wrt", "w1"], "--target: 2 values for the 1 output"),
+    (["--model", "{hinge}", "1", "2", "--target", "0.5", "--wrt", "w1"], "--target: hinge: labels must be -1 or +1"),
+    (["--model", "{lin}", "1", "x", "--wrt", "w1"], "X 'x': with --model, give the input row as finite numbers"),
+    (["--model", "{lin}", "1", "2", "--at", "x=1", "--wrt", "w1"], "--at x=1: --at gives the names of an EXPR"),
+    (["x*y", "--at", "x=1", "--at", "y=2", "--wrt", "z"], "--wrt z: not a name of the expression (names: x, y)"),
+    (["x", "--at", "x=1", "--target", "1", "--wrt", "x"], "--target applies only with --model"),
+    (["x", "--at", "x=1"], "the following arguments are required: --wrt"),
+])
+def test_explain_refuses_bad_input_with_exit_2(capsys, tmp_path, argv, fragment):
+    from tinygrad_bp.worked_example import build
+
+    files = {"lin": write_linear_model(tmp_path / "m.json", [1.0, 1.0], 0.0),
+             "hinge": write_linear_model(tmp_path / "h.json", [1.0, 1.0], 0.0,
+                                         trained_on={"data": "moons", "loss": "hinge", "labels": "pm1"}),
+             "mazur": str(tmp_path / "w.json")}
+    build().save(files["mazur"])
+    argv = [a.format(**files) for a in argv]
+    code, out, err = run_main(capsys, "explain", *argv)
+    assert code == 2 and out == ""
+    assert fragment.format(**files) in one_line_error(err)

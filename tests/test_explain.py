@@ -6,6 +6,7 @@ import re
 import pytest
 
 from tinygrad_bp import Value, explain
+from tinygrad_bp.explain import format_negated, format_number
 from tinygrad_bp.losses import sse
 from tinygrad_bp.nn import MLP
 
@@ -267,3 +268,20 @@ def test_an_input_used_twice_by_one_op_shows_the_sum_of_its_partials():
     assert "∂g/∂x = 1/x − g/x = 0   (/)" in explain(g, x)
     by_hand = 3 * 3 ** 2 + 27 * math.log(3)
     assert f"∂h/∂x = x·x^(x − 1) + h·ln x = {by_hand:.9f}   (**)" in explain(h, x)
+
+
+def test_delta_form_of_a_network_whose_output_is_a_net():
+    # a linear output unit: the output is net_o1 itself, so δ_o1 = −∂net_o1/∂net_o1 = −1, written once
+    model = MLP(2, [2, 1], activation="tanh", output_activation="linear")
+    for p, v in zip(model.parameters(), [0.5, -1.0, 0.1, 0.25, 0.75, -0.2, 2.0, -3.0, 0.3]):
+        p.data = v
+    out = model([0.4, 0.6])
+    text = explain(out, model.parameters()[0])  # w1 of h1
+    assert text.endswith("  δ_o1 = −∂net_o1/∂net_o1\n       = -1")
+    h1 = math.tanh(0.5 * 0.4 - 1.0 * 0.6 + 0.1)
+    # by hand: ∂out/∂w1 = w_o1,h1 · (1 − h1²) · x1
+    assert text.startswith(f"∂net_o1/∂w1 = {format_number(2.0 * (1 - h1 * h1) * 0.4)}   (net_o1 = ")
+
+
+def test_format_negated_writes_minus_zero_as_zero():
+    assert [format_negated(x) for x in (0.5, -0.5, 0.0, -0.0)] == ["−0.5", "0.5", "0", "0"]

@@ -1,4 +1,4 @@
-"""The `tinygrad-bp` command: worked-example, train, predict, graph.
+"""The `tinygrad-bp` command: worked-example, train, predict, graph, explain.
 
 User errors (bad options, a refused expression, an unreadable file) print one
 line on stderr and exit non-zero, without a traceback: 2 for usage errors
@@ -106,7 +106,7 @@ GRAPH_FORMATS = ".svg, .png, .pdf, .jpg, .gv (the DOT source)"  # viz.FORMATS, w
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `tinygrad-bp` (subcommands worked-example, train, predict, graph)."""
+    """The argument parser of `tinygrad-bp` (subcommands worked-example, train, predict, graph, explain)."""
     parser = _Parser(prog=PROG, description="Backpropagation made visible and checkable.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -186,6 +186,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", metavar="NAME", help="print the chain-rule derivation of the gradient of NAME")
     p.add_argument("--html", metavar="FILE", help="write the step-by-step backward pass as one self-contained "
                    "HTML page")
+
+    p = sub.add_parser("explain", help="the chain rule of one gradient, for a saved model or an expression",
+                       description="Write out the chain rule of the gradient with respect to NAME, every factor "
+                                   "with its number. With --model: the model's output at one input row X ... (a "
+                                   "model with one output), or with --target its loss on that row: the loss the "
+                                   "model file says it was trained with, else sse. Without --model: EXPR with its "
+                                   "--at values, as graph --explain.")
+    p.add_argument("items", nargs="*", metavar="X|EXPR",
+                   help="with --model: one input row (0.5 -0.2 for a 2-input model); else the expression")
+    p.add_argument("--wrt", required=True, metavar="NAME",
+                   help="the node to differentiate by: a label such as w1, b_h1, net_o1, out_h2, i1 (or a name "
+                        "of EXPR)")
+    p.add_argument("--model", metavar="FILE", help="a model file (JSON, from train --save)")
+    p.add_argument("--target", type=_finite_float, nargs="+", metavar="T",
+                   help="with --model: the row's target, one per output (labels as the model was trained: +1/-1 "
+                        "for hinge, 1/0 for bce, sse, mse): explain its loss")
+    p.add_argument("--at", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
+                   help="without --model: the value of a name in EXPR (repeat for each name)")
+    p.add_argument("--max-lines", type=_positive_int, default=40, metavar="N",
+                   help="lines of each part of the derivation before the rest is left out (default: 40)")
     return parser
 
 
@@ -294,24 +314,32 @@ def _check_drawable(root: Any, drawings: list[tuple[str, str]]) -> None:
                        "its DOT source with -o FILE.gv", code=2)
 
 
-def cmd_graph(args: argparse.Namespace) -> int:
+def _expression_values(expr: str, at: Sequence[tuple[str, float]], wrt_option: str, wrt: str | None
+                       ) -> dict[str, float]:
+    """The --at values of EXPR by name; exit 2 for a name given twice, a function name, a name EXPR does not use,
+    or a `wrt` (the option `wrt_option`) that is not a name of EXPR."""
     values: dict[str, float] = {}
-    for name, v in args.at:
+    for name, v in at:
         if name in values:
             raise CLIError(f"--at {name}: given twice", code=2)
         if name in FUNCTIONS:
             raise CLIError(f"--at {name}: {name} is a function name, not a variable", code=2)
         values[name] = v
     try:
-        used = variables(parse_expression(args.expr, values))
+        used = variables(parse_expression(expr, values))
     except ExpressionError as e:
         raise CLIError(str(e), code=2) from None
     unused = [n for n in values if n not in used]
     if unused:
         raise CLIError(f"--at {unused[0]}: {unused[0]} does not appear in the expression", code=2)
-    if args.explain is not None and args.explain not in values:
-        raise CLIError(f"--explain {args.explain}: not a name of the expression (names: "
+    if wrt is not None and wrt not in values:
+        raise CLIError(f"{wrt_option} {wrt}: not a name of the expression (names: "
                        f"{', '.join(values) or 'none'})", code=2)
+    return values
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    values = _expression_values(args.expr, args.at, "--explain", args.explain)
     if args.output is not None:
         _check_graph_output("-o", args.output, " such as graph.svg")
     if args.html is not None:
@@ -664,8 +692,75 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_output(args: argparse.Namespace) -> Any:
+    """The node `explain --model` differentiates: the model's output at the row, or its loss with --target."""
+    from tinygrad_bp import losses
+    from tinygrad_bp.modelfile import load_model
+
+    if args.at:
+        raise CLIError(f"--at {args.at[0][0]}={args.at[0][1]:g}: --at gives the names of an EXPR; with --model "
+                       "give the input row as X ...", code=2)
+    row = []
+    for x in args.items:
+        try:
+            v = float(x)
+        except ValueError:
+            v = math.nan
+        if not math.isfinite(v):
+            raise CLIError(f"X {x!r}: with --model, give the input row as finite numbers", code=2)
+        row.append(v)
+    model = load_model(args.model)
+    nout = len(model.layers[-1].neurons)
+    if len(row) != model.nin:
+        raise CLIError(f"{len(row)} input value{'' if len(row) == 1 else 's'}: explain takes one row, and the model "
+                       f"{args.model} takes {model.nin}", code=2)
+    out = model(row)
+    outs = out if isinstance(out, list) else [out]
+    if args.target is None:
+        if nout != 1:
+            raise CLIError(f"the model {args.model} has {nout} outputs: give --target with {nout} values to explain "
+                           "its loss", code=2)
+        return outs[0]
+    if len(args.target) != nout:
+        raise CLIError(f"--target: {len(args.target)} value{'' if len(args.target) == 1 else 's'} for the "
+                       f"{nout} output{'' if nout == 1 else 's'} of the model {args.model}", code=2)
+    trained = getattr(model, "trained_on", None)
+    name = trained["loss"] if trained is not None else "sse"
+    try:
+        return getattr(losses, name)(outs, args.target)
+    except ValueError as e:
+        raise CLIError(f"--target: {e}", code=2) from None
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from tinygrad_bp.explain import explain
+
+    if args.model is not None:
+        root = _model_output(args)
+        nodes = {}
+        for v in topological_order(root):
+            if v.label and v.label not in nodes:
+                nodes[v.label] = v
+        if args.wrt not in nodes:
+            raise CLIError(f"--wrt {args.wrt}: no node of the model's graph is labelled so; its weights are w1 ... "
+                           "(in parameters() order), its biases, sums and outputs b_, net_ and out_ with the unit's "
+                           "name (b_h1, net_o1, out_h1.2), its inputs i1 ...", code=2)
+        print(explain(root, nodes[args.wrt], max_lines=args.max_lines))
+        return 0
+    if args.target is not None:
+        raise CLIError("--target applies only with --model", code=2)
+    if len(args.items) != 1:
+        raise CLIError("give --model FILE and an input row, or one EXPR in quotes with its --at values", code=2)
+    [expr] = args.items
+    values = _expression_values(expr, args.at, "--wrt", args.wrt)
+    root, leaves = evaluate_expression(expr, values)
+    print(explain(root, leaves[args.wrt], max_lines=args.max_lines))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "worked-example": cmd_worked_example, "train": cmd_train, "predict": cmd_predict, "graph": cmd_graph,
+    "explain": cmd_explain,
 }
 
 

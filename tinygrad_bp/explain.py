@@ -29,8 +29,8 @@ _OP_WORDS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}
 
 
 def format_negated(x: float) -> str:
-    """−x written out: −0.5, and 0.5 for x = -0.5 (not −(-0.5))."""
-    return _num(-x) if x < 0 else f"−{_num(x)}"
+    """−x written out: −0.5, and 0.5 for x = -0.5 (not −(-0.5)); 0 for 0 (not −0)."""
+    return _num(-x) if x < 0 else "0" if x == 0 else f"−{_num(x)}"
 
 
 def format_sum(terms: list[str]) -> str:
@@ -413,7 +413,9 @@ def _delta_form(g: _Graph, max_lines: int, max_terms: int) -> tuple[list[str], i
                     seen.add(m)
                     queue.append(m)
         else:  # output unit (or one that feeds more than nets): δ = −∂E/∂out · ∂out/∂net
-            if act is out:
+            if act is out and act is n:  # the output is this net itself: δ = −∂E/∂E
+                rows = [f"−{g.d(out, n)}", _num(delta[n])]
+            elif act is out:
                 rows = [f"−1{fprime}", f"−1{fval}", _num(delta[n])]
             else:
                 rows = [f"−{g.d(out, act)}{fprime}", f"{format_negated(g.adj[act])}{fval}", _num(delta[n])]
