@@ -13,11 +13,15 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from test_docs import code_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 INSTALL_TIMEOUT_S = 600  # pip downloads setuptools, graphviz, tqdm and graphviz-pure
+# what pip says when it cannot reach the index (then the test skips; CI, which fails on a skip, has the network)
+OFFLINE = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
+           "No matching distribution found for setuptools")
 
 
 def section(title: str) -> str:
@@ -86,6 +90,8 @@ def test_the_install_commands_run_as_written_in_a_fresh_venv(tmp_path):
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     run = subprocess.run(["bash", "-e", "-c", install], cwd=repo, env=env, capture_output=True, text=True,
                          timeout=INSTALL_TIMEOUT_S)
+    if run.returncode != 0 and any(s in run.stderr for s in OFFLINE):
+        pytest.skip("the package index is not reachable: pip cannot install the README's way")
     assert run.returncode == 0, f"the README's install failed (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
     assert (repo / ".venv" / "bin" / "tinygrad-bp").is_file()  # the command came from the venv
     assert "E_total = E_o1 + E_o2 = 0.298371109" in run.stdout  # Mazur's E_total, as Jain's reproduction prints it
