@@ -175,6 +175,8 @@ def test_collapsed_steps_give_the_textbooks_deltas():
                 if w in MAZUR_GRADS:
                     assert near(float(value), MAZUR_GRADS[w]), line
     assert sum(bool(re.match(r"\s+∂E/∂w\d = ", line)) for _, s in by_unit.values() for line in s.lines) == 8
+    # a bias's gradient is −δ itself: written once, not "−δ_h1 = 0.008771355 = 0.008771355"
+    assert f"  ∂E/∂b_h1 = −δ_h1 = {-delta['h1']:.9f}" in h1
 
 
 def test_names_as_explain_names_unnamed_and_shared_labels():

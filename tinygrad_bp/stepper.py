@@ -272,7 +272,8 @@ def _neuron_lines(g: _Graph, nr: _Neuron) -> tuple[str, list[str], list[Value]]:
             partner = g.formula(net, p)
             sym = f"−{dn}" if partner == "1" else f"−{dn} · {partner or _num(f)}"
             val = _neg(delta) if partner == "1" else f"{_neg(delta)} · {_num(f)}"
-            lines.append(f"  {g.d(g.root, p)} = {sym} = {val} = {_num(g.grad(p))}")
+            result = _num(g.grad(p))
+            lines.append(f"  {g.d(g.root, p)} = {sym} = {val}" + ("" if val == result else f" = {result}"))
     shown_in_drawing = [f"grad net = {g.d(g.root, net)} = {_num(g.grad(net))}"]
     if act is not None:
         shown_in_drawing.insert(0, f"grad out = {g.d(g.root, act)} = {_num(g.grad(act))}")
