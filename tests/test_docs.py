@@ -2,11 +2,13 @@
 
 - A ```python block runs in a fresh namespace from a temporary working directory, compiled under the
   page's own file name and line numbers, so a failure's traceback points at docs/<page>.md:<line>.
+  Every decimal number in the comment of a line that prints (after its last '=', if it has one) must
+  be in what the block prints.
 - A ```bash block runs command by command in bash, from a temporary working directory (with the
   repository's examples/ beside it), `tinygrad-bp` and `python` being this test run's. Each command
   must exit 0, or the code its comment names (`# exit code 2`); every decimal number in its comment
-  must be in what it prints, and every file it writes (-o, --graph, --html, --save, --plot, or a file
-  name in the comment) must exist afterwards when it succeeds.
+  (after its last '=') must be in what it prints, and every file it writes (-o, --graph, --html,
+  --save, --plot, or a file name in the comment) must exist afterwards when it succeeds.
 - A block after a `<!-- output -->` line is the printed output of the code block above it: it must
   equal what that block prints, line for line (a line `...` stands for any lines).
 - ```text blocks without the marker are not run (formats, sketches); the commands of NOT_RUN neither,
@@ -21,6 +23,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 from typing import NamedTuple
 
@@ -170,6 +173,26 @@ def test_docs_python_block_runs(page, line, code, output, tmp_path, monkeypatch)
     if output is not None:
         why = output_mismatch(output, printed.getvalue())
         assert why is None, f"{filename}:{line}: the output shown under the block is not what it prints: {why}"
+    for k, number in print_comment_numbers(code):
+        assert number in printed.getvalue(), (f"{filename}:{line + k}: the comment says {number} is printed, the "
+                                              f"block prints:\n{printed.getvalue()}")
+
+
+def comment_numbers(comment: str) -> list[str]:
+    """The decimal numbers a comment says are printed: all of them, or after its last '=' (a derivation's result)."""
+    said = comment.rsplit("=", 1)[-1]
+    return re.findall(r"(?<![\w.])-?\d+\.\d+(?:e[+-]?\d+)?(?![\w.])", said)
+
+
+def print_comment_numbers(code: str) -> list[tuple[int, str]]:
+    """(line offset, number) for each decimal number in the trailing comment of a line that calls print()."""
+    lines = code.splitlines()
+    found = []
+    for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+        k = tok.start[0] - 1
+        if tok.type == tokenize.COMMENT and "print(" in lines[k][:tok.start[1]]:
+            found += [(k, n) for n in comment_numbers(tok.string)]
+    return found
 
 
 def bash_commands(code: str) -> list[str]:
@@ -247,7 +270,7 @@ def test_docs_bash_block_runs(page, line, code, output, tmp_path):
         out = run.stdout + run.stderr
         printed.append(out)  # as a terminal shows it (an error goes to stderr)
         assert run.returncode == expected_code, f"{where}: `{cmd}` exited {run.returncode}:\n{out}"
-        for number in re.findall(r"(?<![\w.])-?\d+\.\d+(?![\w.])", comment):
+        for number in comment_numbers(comment):
             assert number in out, f"{where}: `{cmd}` does not print {number} (its comment: {comment!r}):\n{out}"
         for f in written_files(cmd, comment) if expected_code == 0 else []:
             assert (work / f).is_file(), f"{where}: `{cmd}` did not write {f}:\n{out}"
@@ -285,6 +308,13 @@ def test_output_matching():
     assert output_mismatch("a\n...\nd\n", "a\nb\nc\n") is not None
     assert "line 2: the page shows 'b', the code prints 'x'" in output_mismatch("a\nb\n", "a\nx\n")
     assert output_mismatch("a\n", "a\nb\n") is not None
+
+
+def test_numbers_in_the_comments_of_prints_are_found():
+    code = ("x = 0.5  # 9.5 is not printed here\nprint(f'{x:.3f} it\\'s')  # 0.500 and -1.5e-3, not 2\n"
+            "print('# 7.5')\n")
+    assert print_comment_numbers(code) == [(1, "0.500"), (1, "-1.5e-3")]
+    assert comment_numbers("1 − 0.1·2 − 0.1·(0.9·2 + 2) = 0.42") == ["0.42"]
 
 
 def test_bash_commands_comments_and_written_files():
