@@ -1079,6 +1079,19 @@ def test_explain_an_expression_is_graphs_explain(capsys):
     assert (name, wrt) == ("f", "w") and abs(grad - 0.5 * (1 - t * t)) < 1e-9 and abs(value - t) < 1e-9  # by hand
 
 
+def test_explain_max_lines_is_explains(capsys, tmp_path):
+    from tinygrad_bp.explain import explain
+    from tinygrad_bp.worked_example import build, forward
+
+    path = tmp_path / "mazur.json"
+    build().save(path)
+    E, nodes = forward(build())
+    code, out, err = run_main(capsys, "explain", "--model", str(path), "0.05", "0.1", "--target", "0.01", "0.99",
+                              "--wrt", "w1", "--max-lines", "3")
+    assert code == 0 and out == explain(E, nodes["w1"], max_lines=3) + "\n"
+    assert "left out (max_lines=3)" in out and len(out) < len(explain(E, nodes["w1"]))
+
+
 @pytest.mark.parametrize("argv, fragment", [
     (["--wrt", "x"], "give --model FILE and an input row, or one EXPR in quotes with its --at values"),
     (["--model", "{lin}", "0.5", "--wrt", "w1"], "1 input value: explain takes one row, and the model {lin} takes 2"),
