@@ -262,6 +262,12 @@ def test_zero_grad():
     model.zero_grad()
     assert all(p.grad == 0.0 for p in model.parameters())
     assert list(Module().named_parameters()) == [] and Module().parameters() == []
+    for part in (model, model.layers[0], model.layers[0].neurons[1]):  # each level zeroes its own parameters
+        for p in model.parameters():
+            p.grad = 0.5
+        part.zero_grad()
+        assert [p.grad for p in model.parameters()] == [0.0 if any(p is q for q in part.parameters()) else 0.5
+                                                      for p in model.parameters()]
 
 
 # --- gradients against PyTorch float64 --------------------------------------------------------

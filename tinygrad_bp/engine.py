@@ -17,7 +17,6 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 from itertools import chain, repeat
-from operator import add, attrgetter
 from typing import Any
 
 from tinygrad_bp import ops
@@ -103,23 +102,24 @@ class Value:
         Interior nodes hold this pass's gradient.  Passes from several threads run one at a time."""
         with pass_lock:
             interior = topological_order(self, leaves := [])
-            before = list(map(_grad, leaves))
-            if not _floats(map(type, before)) or not _floats(map(type, map(_data, leaves))):
-                before = [_leaf(v) for v in leaves]  # checked before any change; ints become floats
+            before = [v.grad for v in leaves]
+            for v in leaves:
+                if type(v.data) is not float or type(v.grad) is not float:
+                    before = [_leaf(v) for v in leaves]  # checked before any change; ints become floats
+                    break
             try:
                 for v in chain(interior, leaves):
                     v.grad = 0.0
                 self.grad = 1.0
                 chain_rule(interior)
                 if any(before):  # one C call (Ctrl-C cannot split it); after zero_grad, 0.0 + g is g: no call
-                    list(map(setattr, leaves, repeat("grad"), list(map(add, before, map(_grad, leaves)))))
+                    list(map(setattr, leaves, repeat("grad"), [b + v.grad for b, v in zip(before, leaves)]))
             except BaseException:
                 list(map(setattr, leaves, repeat("grad"), before))
                 raise
 
 
-pass_lock, _grad, _data = threading.RLock(), attrgetter("grad"), attrgetter("data")  # backward: one pass at a time
-_floats = {float}.issuperset  # every item is float (one C call: map(type, ...))
+pass_lock = threading.RLock()  # backward: one pass at a time
 _new = object.__new__
 BUILD: dict[str, Any] = {}  # op key -> its maker, written out by codegen
 
@@ -201,30 +201,30 @@ def chain_rule(nodes: list[Value]) -> None:
 
 
 def topological_order(root: Value, leaves: list[Value] | None = None) -> list[Value]:
-    """Every node of root's graph after its inputs, in micrograd's order (given a list `leaves`, the leaves go there).
-    Depth first with one flat stack, so deep graphs are fine: a node, then None once expanded, then its inputs."""
+    """Every node of root's graph after its inputs, in micrograd's order (given a list `leaves`, the leaves go there):
+    its depth-first recursion with the call stack made explicit (deep graphs are fine), `path` and `pending` inputs."""
     order: list[Value] = []
-    visited: set[Value] = set()
-    stack: list[Value | None] = [root]
-    push, pop, visit, leaf = stack.append, stack.pop, visited.add, (order if leaves is None else leaves).append
-    while stack:
-        v = pop()
-        if v is None:
-            order.append(pop())
-        elif v not in visited:
-            visit(v)
-            if not v._prev:
-                leaf(v)
-                continue
-            stack += v, None
-            if len(v._prev) < 3 or not visited.issuperset(v._prev):  # (the neurons of a layer share inputs)
-                for c in reversed(v._prev):
-                    if c not in visited:
-                        if c._prev or leaves is None:
-                            push(c)
-                        else:  # no need to stack a leaf
-                            visit(c)
-                            leaf(c)
+    leaf = (order if leaves is None else leaves).append
+    if not root._prev:
+        leaf(root)
+        return order
+    visited, path, pending = {root}, [root], [iter(root._prev)]
+    visit, done = visited.add, order.append
+    while pending:
+        for c in pending[-1]:
+            if c not in visited:
+                visit(c)
+                if not (prev := c._prev):
+                    leaf(c)
+                elif len(prev) > 2 and visited.issuperset(prev):  # done at once (a layer's neurons share inputs)
+                    done(c)
+                else:  # down to c; back to the next input here once c is done
+                    path.append(c)
+                    pending.append(iter(prev))
+                    break
+        else:  # every input of the last node on the path is done
+            pending.pop()
+            done(path.pop())
     return order
 
 

@@ -1,6 +1,6 @@
 """Neural networks built on `Value`: Module, Neuron, Layer, MLP.
 
-A neuron computes, in the seeds' words, its net input net = Σ w·x + b as ONE
+A neuron computes, in the words of the textbook derivation, its net input net = Σ w·x + b as ONE
 n-ary node (op "net": ∂net/∂w_i = x_i, ∂net/∂x_i = w_i, ∂net/∂b = 1) and then
 its activation a = f(net).  Labels make a drawn graph read like the derivation:
 inputs "i1", "i2", ...; neurons "h1", "h2", ... (one hidden layer) or "h2.3"
@@ -149,6 +149,11 @@ class Neuron(Module):
     def parameters(self) -> list[Value]:
         return [*self.w, self.b]
 
+    def zero_grad(self) -> None:
+        for w in self.w:
+            w.grad = 0.0
+        self.b.grad = 0.0
+
     def __repr__(self) -> str:
         kind = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": "Linear"}[self.activation]
         return f"{kind}Neuron({self.nin})"
@@ -196,6 +201,10 @@ class Layer(Module):
 
     def parameters(self) -> list[Value]:
         return [p for n in self.neurons for p in n.parameters()]
+
+    def zero_grad(self) -> None:
+        for n in self.neurons:
+            n.zero_grad()
 
     def __repr__(self) -> str:
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
@@ -295,6 +304,10 @@ class MLP(Module):
 
     def parameters(self) -> list[Value]:
         return [p for layer in self.layers for p in layer.parameters()]
+
+    def zero_grad(self) -> None:  # layer by layer: no list of the parameters built
+        for layer in self.layers:
+            layer.zero_grad()
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to `path` (see `tinygrad_bp.modelfile`)."""
