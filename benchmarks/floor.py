@@ -93,8 +93,8 @@ def zeros_like(layers: list[Layer]) -> tuple[list[list[list[float]]], list[list[
     return [[[0.0] * len(row) for row in W] for W, _, _ in layers], [[0.0] * len(b) for _, b, _ in layers]
 
 
-def seed_train(layers: list[Layer], x: list[float], target: list[float], lr: float, rounds: int):
-    """W1: `rounds` of forward, E = ½Σ(a−t)², backward, w -= lr·∂E/∂w (biases not updated, as in the seeds).
+def mazur_train(layers: list[Layer], x: list[float], target: list[float], lr: float, rounds: int):
+    """W1: `rounds` of forward, E = ½Σ(a−t)², backward, w -= lr·∂E/∂w (biases not updated, as in Mazur's example).
 
     Returns E of the last round and its gradients (gW, gb), computed before that round's update.
     """
@@ -171,11 +171,11 @@ def chain(x: float, rounds: int, activation: str = "tanh") -> tuple[float, float
 
 # --- the tight floor: what a person would write by hand for these two networks --------------------------------
 
-def seed_train_tight(layers: list[Layer], x: list[float], target: list[float], lr: float, rounds: int):
+def mazur_train_tight(layers: list[Layer], x: list[float], target: list[float], lr: float, rounds: int):
     """W1 with the delta rule written out for the 2-2-2 sigmoid network: one local per number.
 
     Returns E of the last round and its gradients in parameter order (w1 w2 b1 w3 w4 b2 w5 w6 b3 w7 w8 b4),
-    computed before that round's update; biases are not updated, as in the seeds.
+    computed before that round's update; biases are not updated, as in Mazur's example.
     """
     ([[w1, w2], [w3, w4]], [b1, b2], _), ([[w5, w6], [w7, w8]], [b3, b4], _) = layers
     i1, i2 = x

@@ -7,7 +7,7 @@
     python benchmarks/run.py --markdown # the full run, then its ratio tables into docs/performance.md
 
 Workloads:
-  W1 seed    the seeds' 2-2-2 sigmoid network, 1,000 rounds of forward, sse, backward, update
+  W1 mazur   Mazur's worked example, the 2-2-2 sigmoid network: 1,000 rounds of forward, sse, backward, update
   W2 moons   micrograd's demo step: MLP 2-16-16-1 on 100 moons, max-margin loss + L2, backward, update
   W3 chain   y = tanh(1.0001·y + 0.1) repeated (micrograd: relu), forward + backward, per node
   W4 memory  bytes per graph node (tracemalloc), a chain graph of about 200,000 nodes
@@ -66,13 +66,13 @@ MARK_END = "<!-- benchmarks/run.py --markdown: end -->"
 
 TOL = 1e-12  # largest accepted deviation from the floor, relative to the largest |gradient| (and |loss|)
 
-SEED_X = [0.05, 0.10]
-SEED_TARGET = [0.01, 0.99]
-SEED_LR = 0.5
+MAZUR_X = [0.05, 0.10]
+MAZUR_TARGET = [0.01, 0.99]
+MAZUR_LR = 0.5
 
 
-def seed_layers() -> list[floor.Layer]:
-    """The seeds' network: w1..w4 = .15 .20 .25 .30, b1 = .35, w5..w8 = .40 .45 .50 .55, b2 = .60."""
+def mazur_layers() -> list[floor.Layer]:
+    """The network of Mazur's worked example: w1..w4 = .15 .20 .25 .30, b1 = .35, w5..w8 = .40 .45 .50 .55, b2 = .60."""
     return [([[0.15, 0.20], [0.25, 0.30]], [0.35, 0.35], "sigmoid"),
             ([[0.40, 0.45], [0.50, 0.55]], [0.60, 0.60], "sigmoid")]
 
@@ -100,7 +100,7 @@ def flat_grads(gW: list, gb: list) -> list[float]:
 
 # --- contenders ------------------------------------------------------------------
 # Each contender has:
-#   seed(layers, rounds) -> (E, grads)      W1; grads of the last round, before its update
+#   mazur(layers, rounds) -> (E, grads)     W1; grads of the last round, before its update
 #   moons(layers, X, y, lr) -> (L, grads, params)   W2; one step (params after the update)
 #   chain(rounds) -> (y, dy/dx)             W3
 #   chain_graph(rounds) -> (graph, n_nodes) W4; graph kept alive by the caller
@@ -113,11 +113,11 @@ class Floor:
     chain_act = "tanh"
     workloads = ("W1", "W2", "W3")
 
-    def prepare_seed(self, layers, rounds):
+    def prepare_mazur(self, layers, rounds):
         layers = copy_layers(layers)
 
         def run():
-            E, gW, gb = floor.seed_train(layers, SEED_X, SEED_TARGET, SEED_LR, rounds)
+            E, gW, gb = floor.mazur_train(layers, MAZUR_X, MAZUR_TARGET, MAZUR_LR, rounds)
             return E, flat_grads(gW, gb)
         return run
 
@@ -138,15 +138,15 @@ class Floor:
 
 
 class TightFloor(Floor):
-    """The tight floor (W1, W2): floor.seed_train_tight and floor.moons_step_tight."""
+    """The tight floor (W1, W2): floor.mazur_train_tight and floor.moons_step_tight."""
 
     name = "floor (tight)"
     workloads = ("W1", "W2")
     moons_step = staticmethod(floor.moons_step_tight)
 
-    def prepare_seed(self, layers, rounds):
+    def prepare_mazur(self, layers, rounds):
         layers = copy_layers(layers)
-        return lambda: floor.seed_train_tight(layers, SEED_X, SEED_TARGET, SEED_LR, rounds)
+        return lambda: floor.mazur_train_tight(layers, MAZUR_X, MAZUR_TARGET, MAZUR_LR, rounds)
 
 
 def chain(x: Value, rounds: int) -> Value:
@@ -169,18 +169,18 @@ class TinygradBP:
             p.data = v
         return model
 
-    def prepare_seed(self, layers, rounds):
+    def prepare_mazur(self, layers, rounds):
         model = self._model(layers, [2, 2], activation="sigmoid", output_activation="sigmoid")
         params = model.parameters()
         weights = [w for layer in model.layers for n in layer.neurons for w in n.w]
-        x, target, lr = SEED_X, SEED_TARGET, SEED_LR
+        x, target, lr = MAZUR_X, MAZUR_TARGET, MAZUR_LR
 
         def run():
             for _ in range(rounds):
                 model.zero_grad()
                 E = sse(model(x), target)
                 E.backward()
-                for w in weights:  # biases are not updated, as in the seeds
+                for w in weights:  # biases are not updated, as in Mazur's example
                     w.data -= lr * w.grad
             return E.data, [p.grad for p in params]
         return run
@@ -224,6 +224,12 @@ class TinygradBP:
         return y, len(topological_order(y))
 
 
+def _replays(f: Any, workload: str) -> None:
+    """A jit contender that would run eagerly times something else: the run fails instead."""
+    if f.stats["eager"] is not None or f.stats["cached"] != 1:
+        raise RuntimeError(f"jit does not replay {workload}: {f.stats['eager']}")
+
+
 class Jit(TinygradBP):
     """tinygrad_bp's `jit` on the same losses as TinygradBP: traced once in prepare (untimed), replayed after."""
 
@@ -233,22 +239,21 @@ class Jit(TinygradBP):
     def __init__(self):
         self._chains: dict[int, Any] = {}
 
-    def prepare_seed(self, layers, rounds):
+    def prepare_mazur(self, layers, rounds):
         model = self._model(layers, [2, 2], activation="sigmoid", output_activation="sigmoid")
         params = model.parameters()
         weights = [w for layer in model.layers for n in layer.neurons for w in n.w]
-        x, target, lr = SEED_X, SEED_TARGET, SEED_LR
-        # sse() reads each output's .data to check it is a number, which a trace cannot replay (jit would run it
-        # eagerly, with a warning): the same arithmetic, E = Σ ½(t − a)², written out
-        loss_fn = jit(lambda: Value.sum([0.5 * (t - a) ** 2 for a, t in zip(model(x), target)]))
+        x, target, lr = MAZUR_X, MAZUR_TARGET, MAZUR_LR
+        loss_fn = jit(lambda: sse(model(x), target))
         loss_fn()  # the trace
+        _replays(loss_fn, "W1")
 
         def run():
             for _ in range(rounds):
                 model.zero_grad()
                 E = loss_fn()
                 E.backward()
-                for w in weights:  # biases are not updated, as in the seeds
+                for w in weights:  # biases are not updated, as in Mazur's example
                     w.data -= lr * w.grad
             return E.data, [p.grad for p in params]
         return run
@@ -258,6 +263,7 @@ class Jit(TinygradBP):
         params = model.parameters()
         loss_fn = jit(self.moons_loss(model, params, len(X), alpha))
         loss_fn(X, y)  # the trace
+        _replays(loss_fn, "W2")
         return lambda: self.moons_step(model, params, lr, loss_fn(X, y))
 
     def prepare_chain(self, rounds, act=None):
@@ -296,7 +302,7 @@ class Micrograd:
         out._backward = _backward
         return out
 
-    def prepare_seed(self, layers, rounds):
+    def prepare_mazur(self, layers, rounds):
         V = self.V
         net = [([[V(w) for w in row] for row in W], [V(bj) for bj in b]) for W, b, _ in layers]
         params = [p for W, b in net for row, bj in zip(W, b) for p in (*row, bj)]
@@ -307,13 +313,13 @@ class Micrograd:
             for _ in range(rounds):
                 for p in params:
                     p.grad = 0
-                a = [V(xi) for xi in SEED_X]
+                a = [V(xi) for xi in MAZUR_X]
                 for W, b in net:
                     a = [sigmoid(sum((wi * xi for wi, xi in zip(row, a)), bj)) for row, bj in zip(W, b)]
-                E = sum(0.5 * (t - ak) ** 2 for ak, t in zip(a, SEED_TARGET))
+                E = sum(0.5 * (t - ak) ** 2 for ak, t in zip(a, MAZUR_TARGET))
                 E.backward()
                 for w in weights:
-                    w.data -= SEED_LR * w.grad
+                    w.data -= MAZUR_LR * w.grad
             return E.data, [p.grad for p in params]
         return run
 
@@ -388,7 +394,7 @@ class Torch:
                 else nets
         return a
 
-    def prepare_seed(self, layers, rounds):
+    def prepare_mazur(self, layers, rounds):
         t = self.torch
         net = self._params(layers)
         params = [p for W, b, _ in net for row, bj in zip(W, b) for p in (*row, bj)]
@@ -398,12 +404,12 @@ class Torch:
             for _ in range(rounds):
                 for p in params:
                     p.grad = None
-                a = self._forward(net, [t.tensor(xi, dtype=t.float64) for xi in SEED_X])
-                E = sum(0.5 * (tk - ak) ** 2 for ak, tk in zip(a, SEED_TARGET))
+                a = self._forward(net, [t.tensor(xi, dtype=t.float64) for xi in MAZUR_X])
+                E = sum(0.5 * (tk - ak) ** 2 for ak, tk in zip(a, MAZUR_TARGET))
                 E.backward()
                 with t.no_grad():
                     for w in weights:
-                        w -= SEED_LR * w.grad
+                        w -= MAZUR_LR * w.grad
             return E.item(), [p.grad.item() for p in params]
         return run
 
@@ -646,14 +652,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {"checks": {}, "times": {}, "missing": missing}
     R = 3 if quick else 7
 
-    # W1 seed
-    seed_rounds = 50 if quick else 1000
-    refs = {1: Floor().prepare_seed(seed_layers(), 1)()}
+    # W1: Mazur's worked example
+    mazur_rounds = 50 if quick else 1000
+    refs = {1: Floor().prepare_mazur(mazur_layers(), 1)()}
     w1_cs = [c for c in cs if "W1" in c.workloads]
     for c in w1_cs * ("W1" in only):
-        report["checks"][("W1", c.name)] = check(c.name, "W1", c.prepare_seed(seed_layers(), 1)(), refs[1])
+        report["checks"][("W1", c.name)] = check(c.name, "W1", c.prepare_mazur(mazur_layers(), 1)(), refs[1])
     if timing and "W1" in only:
-        runs = {c.name: (lambda c=c: c.prepare_seed(seed_layers(), seed_rounds)) for c in w1_cs}
+        runs = {c.name: (lambda c=c: c.prepare_mazur(mazur_layers(), mazur_rounds)) for c in w1_cs}
         report["times"]["W1"], devs = interleaved(runs, R, workload="W1")
         _merge(report, "W1", devs)
 
@@ -714,7 +720,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     gc.unfreeze()  # as the caller had it (the tests call main())
     if timing:
         report["targets"] = targets(report)
-    report["sizes"] = {"W1": seed_rounds, "W2": len(X), "W4": 40_000 if quick else 200_000}
+    report["sizes"] = {"W1": mazur_rounds, "W2": len(X), "W4": 40_000 if quick else 200_000}
     print_report(report, [c.name for c in cs], quick)
     if args.markdown is not None:
         section = markdown(report, quick)

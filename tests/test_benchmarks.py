@@ -1,4 +1,5 @@
-"""benchmarks/: the floor against the seeds and central differences; the benchmark's checks (no timings)."""
+"""benchmarks/: the floor against Mazur's worked example (as reproduced by Jain) and central differences;
+the benchmark's checks (no timings)."""
 
 import importlib.util
 import math
@@ -21,10 +22,10 @@ _spec.loader.exec_module(run)
 floor = run.floor
 
 
-def test_floor_reproduces_the_seed_worked_example():
-    layers = run.seed_layers()
-    E, gW, gb = floor.seed_train(layers, [0.05, 0.10], [0.01, 0.99], 0.5, 1)
-    assert round(E, 9) == 0.298371109  # seed 001: E_total
+def test_floor_reproduces_mazurs_worked_example():
+    layers = run.mazur_layers()
+    E, gW, gb = floor.mazur_train(layers, [0.05, 0.10], [0.01, 0.99], 0.5, 1)
+    assert round(E, 9) == 0.298371109  # Mazur's example: E_total
     assert round(gW[1][0][0], 9) == 0.082167041  # ∂E/∂w5
     assert round(gW[0][0][0], 9) == 0.000438568  # ∂E/∂w1
     assert round(layers[1][0][0][0], 8) == 0.35891648  # w5+
@@ -52,12 +53,12 @@ def _set_flat(layers, k, value):
 
 
 def test_the_tight_floor_computes_what_the_floor_computes():
-    layers = run.seed_layers()
-    E, grads = floor.seed_train_tight(run.copy_layers(layers), [0.05, 0.10], [0.01, 0.99], 0.5, 1)
-    assert round(E, 9) == 0.298371109 and round(grads[6], 9) == 0.082167041  # seed 001: E_total, ∂E/∂w5
+    layers = run.mazur_layers()
+    E, grads = floor.mazur_train_tight(run.copy_layers(layers), [0.05, 0.10], [0.01, 0.99], 0.5, 1)
+    assert round(E, 9) == 0.298371109 and round(grads[6], 9) == 0.082167041  # Mazur's example: E_total, ∂E/∂w5
     assert round(grads[0], 9) == 0.000438568  # ∂E/∂w1
-    E3, grads3 = floor.seed_train_tight(run.copy_layers(layers), [0.05, 0.10], [0.01, 0.99], 0.5, 3)
-    E3f, gW, gb = floor.seed_train(run.copy_layers(layers), [0.05, 0.10], [0.01, 0.99], 0.5, 3)
+    E3, grads3 = floor.mazur_train_tight(run.copy_layers(layers), [0.05, 0.10], [0.01, 0.99], 0.5, 3)
+    E3f, gW, gb = floor.mazur_train(run.copy_layers(layers), [0.05, 0.10], [0.01, 0.99], 0.5, 3)
     assert run.deviation((E3, grads3), (E3f, run.flat_grads(gW, gb))) <= run.TOL
     X, y = run.moons(30, noise=0.2, seed=5)
     for lr in (0.0, 0.5):

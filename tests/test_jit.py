@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from tinygrad_bp import Value, grad, jit
 from tinygrad_bp.data import moons
-from tinygrad_bp.jit import JitError, JitWarning, Replayed
-from tinygrad_bp.losses import hinge
+from tinygrad_bp.jit import JitError, JitWarning, Replayed, condition
+from tinygrad_bp.losses import bce, hinge, mse, sse
 from tinygrad_bp.nn import MLP
 from tinygrad_bp.optim import SGD, Adam
 
@@ -359,14 +359,84 @@ def test_reading_an_argument_guards_the_trace_with_its_value():
     assert jf(0.0, 0.0).data == 2.0 and jf(0.0, -0.0).data == 2.0 and jf.stats["traces"] == 4  # the sign of 0
 
 
-def test_hinge_inside_jit_replays_for_the_labels_it_checked():
+def test_hinge_inside_jit_replays_for_any_labels_that_pass_its_check():
     model = MLP(2, [3, 1], seed=2)
     f = jit(lambda X, y: hinge([model(x) for x in X], y))
     X = [[0.1, 0.2], [0.3, -0.4]]
     f(X, [1.0, -1.0])
-    assert isinstance(f(X, [1.0, -1.0]), Replayed)
+    for y in ([1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]):  # the check's outcome holds: one trace for all of them
+        r, e = f(X, y), f.eager(X, y)
+        assert isinstance(r, Replayed) and bits(r.data) == bits(e.data)
+    assert f.stats["traces"] == 1
     with pytest.raises(ValueError, match="hinge: labels must be -1 or \\+1, got Value 0.5 at index 1"):
-        f(X, [1.0, 0.5])  # other labels: traced again, and hinge's check runs
+        f(X, [1.0, 0.5])  # the check fails: traced again, and hinge's check raises
+
+
+@pytest.mark.parametrize("loss, targets", [(sse, [0.01, 0.99]), (mse, [0.01, 0.99]), (hinge, [1.0, -1.0]),
+                                           (bce, [0.0, 1.0])])
+def test_every_loss_is_traced_and_replayed_bit_for_bit_without_a_warning(loss, targets):
+    model = MLP(2, [3, 2], activation="sigmoid", output_activation="sigmoid", seed=4)
+    params = model.parameters()
+    f = jit(lambda x, t: loss(model(x), t))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a JitWarning (the loss read a value: eager from then on) fails the test
+        f([0.05, 0.1], targets)
+        for x in ([0.3, -0.2], [0.05, 0.1], [-1.5, 2.0]):
+            r, e = f(x, targets), f.eager(x, targets)
+            assert isinstance(r, Replayed) and bits(r.data) == bits(e.data)
+            assert same(grads_after_backward(r, params), grads_after_backward(e, params))
+    assert f.stats["traces"] == 1 and f.stats["replays"] == 3 and f.stats["eager"] is None
+
+
+def test_bce_clamp_replays_while_it_holds_and_traces_again_when_it_changes():
+    w = Value(0.5)
+    f = jit(lambda x: bce([(w * x).sigmoid()], [1.0]))
+    f(1.0)
+    assert isinstance(f(2.0), Replayed) and f.stats["traces"] == 1
+    for x in (-80.0, 3.0, -90.0):  # sigmoid(-40) < eps = 1e-7: clamped, the graph has another shape there
+        r, e = f(x), f.eager(x)
+        assert isinstance(r, Replayed) == (x != -80.0) and bits(r.data) == bits(e.data)
+        assert same(grads_after_backward(r, [w]), grads_after_backward(e, [w]))
+    assert f.stats["traces"] == 2 and w.grad == 0.0  # clamped: zero gradient, as torch.clamp
+    assert -math.log(1e-7) == pytest.approx(f(-90.0).data, rel=1e-12)  # -ln(eps), by hand
+
+
+def test_bce_out_of_range_in_a_replay_raises_what_eager_raises():
+    f = jit(lambda p, t: bce([p * 1.0], [t]))
+    f(0.5, 1.0)
+    for p, t, message in [(1.5, 1.0, r"bce: probabilities must be in \[0, 1\], got 1.5 at index 0"),
+                          (0.5, -0.25, r"bce: targets must be in \[0, 1\], got -0.25 at index 0")]:
+        with pytest.raises(ValueError, match=message) as got:
+            f(p, t)
+        with pytest.raises(ValueError) as want:
+            f.eager(p, t)
+        assert str(got.value) == str(want.value)
+    assert f.stats["fallbacks"] == 2 and isinstance(f(0.25, 0.0), Replayed) and f.stats["traces"] == 1
+
+
+def test_condition_is_the_test_eagerly_and_a_recorded_branch_in_a_trace():
+    assert condition(Value(-2.0), lambda x: x > 0) is False and condition(3.0, lambda x: x > 0) is True
+    w = Value(1.0)
+    calls = []
+
+    def positive(x):
+        calls.append(x)
+        return x > 0
+
+    @jit
+    def f(x):
+        h = w * x
+        return h.relu() * 2.0 if condition(h, positive) else h.exp()
+
+    assert f(2.0).data == 4.0
+    assert f(3.0).data == 6.0 and calls[-1] == 3.0 and f.stats["replays"] == 1  # checked on the replayed value
+    assert f(-1.0).data == math.exp(-1.0) and f.stats["traces"] == 2  # the other branch: its own trace
+    w.data = -1.0  # a leaf changed: the condition sees the new value
+    assert f(2.0).data == math.exp(-2.0) and f.stats["traces"] == 2 and f.stats["replays"] == 2
+    unused = Value(5.0)
+    g = jit(lambda x: x * 2.0 if condition(unused * 1.0, positive) else x)  # branches on a node it does not use
+    with pytest.warns(JitWarning, match="which its result does not depend on"):
+        g(1.0)
 
 
 @pytest.mark.parametrize("x, err, message", [
@@ -415,7 +485,8 @@ def test_generated_code_has_no_user_text_only_table_code_names_and_numbers():
     allowed = {"def", "make", "C", "O", "forward", "backward0", "L", "A", "S", "g", "t", "sum", "return", "if",
                "raise", "_Overflow", "ff", "fin", "and", "or", "not", "else", "for", "in", "zip", "reversed",
                "try", "except", "OverflowError", "_local", "continue", "True", "False", "range", "append", "LV",
-               "is", "type", "float", "step0", "data", "grad"}
+               "is", "type", "float", "step0", "data", "grad", "LV0", "N", "R0", "Q", "R", "r", "K", "Ka", "_new",
+               "_Mismatch", "_label", "_prev", "_inputs", "_saved", "F", "None"}
     assert {x for x in tokens if not re.fullmatch(r"(g?p|i|c|v|h|n|d|a|o|f|q|r|s|x|l|b)\d+(_\d+|a)?", x)} <= allowed
     assert re.search(r"\bc\d+, = C", src)  # the constants come in a tuple
 
@@ -534,3 +605,20 @@ def test_keyword_arguments_and_values_made_inside_are_part_of_the_trace():
     r.backward()
     assert w.grad == 3.0 * 2.0
     assert k(3.0).data == 3.0 * 1.5 + 0.25 and k.stats["traces"] == 2  # without the keyword: another structure
+
+
+def test_conditions_inside_the_shared_loop_body_of_a_batch():
+    X, y = moons(n=12, noise=0.1, seed=3)
+    model = MLP(2, [4, 1], output_activation="sigmoid", seed=1)
+    params = model.parameters()
+    t = [(yi + 1) / 2 for yi in y]
+    f = jit(lambda X, t: bce([model(x) for x in X], t))
+    f(X, t)
+    assert f.stats["shared"] == 1 and f.source.count("Ka(n") == 1  # one value in the loop body, for every sample
+    X2 = [list(row) for row in X]
+    X2[5] = [1000.0, -1000.0]  # sample 5's probability is 0.0: clamped to eps, another graph
+    for xs, traces in [(X, 1), (X2, 2), (X2, 2), (X, 2)]:
+        r, e = f(xs, t), f.eager(xs, t)
+        assert bits(r.data) == bits(e.data) and f.stats["traces"] == traces
+        assert same(grads_after_backward(r, params), grads_after_backward(e, params))
+    assert f.stats["replays"] == 3 and f.stats["fallbacks"] == 1  # the log of the unclamped 0.0 sent it to a trace

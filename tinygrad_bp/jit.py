@@ -35,7 +35,7 @@ from tinygrad_bp.codegen import Sym, Untraceable, python
 from tinygrad_bp.engine import Value, checked
 from tinygrad_bp.ops import CONST, OPS, Op, is_real, to_float
 
-__all__ = ["jit", "Jit", "JitError", "JitWarning", "Replayed"]
+__all__ = ["jit", "Jit", "JitError", "JitWarning", "Replayed", "condition"]
 
 
 class JitError(RuntimeError):
@@ -70,6 +70,7 @@ class _Watch:
         self.inputs = inputs
         self.created: set[int] = set()
         self.guards: dict[int, float] = {}
+        self.conditions: list[tuple[Value, Callable[[float], Any], Any]] = []
         self.abandoned: str | None = None
 
     def read(self, v: Value, name: str, frame: Any) -> None:
@@ -121,6 +122,23 @@ def _watched(member: Any, name: str) -> property:
 
 
 _WATCHED = {"data": _watched(_DATA, "data"), "grad": _watched(_GRAD, "grad")}
+
+
+def condition(v: Value | float, test: Callable[[float], Any]) -> Any:
+    """test(v.data): how library code branches on the value of a Value (a loss's range check, a clamp).
+
+    Eagerly it is just that.  While `jit` traces a function, the outcome is recorded with the Value: a
+    replay computes that value again, calls test on it and replays only if the outcome is the same
+    (another outcome traces again; an exception runs the function eagerly, which raises it).  test should
+    depend on the value alone and return a bool, an int or a str.  A number v is passed as it is.
+    """
+    if not isinstance(v, Value):
+        return test(v)
+    out = test(_DATA.__get__(v))
+    w = _watch
+    if w is not None and w.owner == _ident():
+        w.conditions.append((v, test, out))
+    return out
 
 
 # --- arguments: their structure (the cache key), their numbers, their Values --------------------------------
@@ -182,6 +200,9 @@ def _convert(x: Any, name: str, inputs: list[Value]) -> Any:
         out[:] = flat
         return out.reshape(x.shape)
     return x
+
+
+_NO_ARGUMENTS: tuple = ((0,), (), [], [])  # the key, numbers, Values and objects of a call without arguments
 
 
 def _call_key(args: tuple, kwargs: dict) -> tuple[tuple, list[float], list[Value], list]:
@@ -349,6 +370,7 @@ class _Graph:
     def __init__(self, outputs: list[Value], watch: _Watch, consts: dict[bytes, int], const_values: list[float],
                  leaves: list[Value]):
         self.created, self.inputs = watch.created, watch.inputs
+        self.conds: dict[int, list[int]] = {}  # filled by _compile: the conditions recorded on each node
         self.order: list[Value] = []
         self.pos: dict[int, int] = {}
         self.start: list[int] = []
@@ -457,27 +479,33 @@ class _Graph:
                 else:
                     kind, k = ref[id(c)]
                     refs.append(("a", slots.setdefault(k, len(slots))) if kind == "i" else (kind, k, c._op is CONST))
-            entries.append((getattr(op, "key", None) or ("op", id(op)), op.params, tuple(refs)))
+            entries.append((getattr(op, "key", None) or ("op", id(op)), op.params, tuple(refs),
+                            len(self.conds.get(id(v), ()))))
         return tuple(entries), slots
 
 
 # --- code generation ------------------------------------------------------------------------------------------
 
 class _Writer:
-    """Writes the replay of a traced graph: the source of `make(C, O)`, which returns forward(L, A) ->
-    (outputs, saved) and, for each output k, backward_k(L, A, S, g) -> each leaf's partial.
+    """Writes the replay of a traced graph: the source of `make(C, O, LV0, N, R0, Q)`, which returns
+    forward(A, LV, R) -> the result (one output: a Replayed of class R) or (outputs, saved); for each output
+    k, backward_k(L, A, S, g) -> each leaf's partial; and for few leaves step_k(r), backward() written out.
 
-    L holds the leaves' data, A the number arguments, C the constants, O the ops called at run time.
-    Names: p<k>/gp<k> a leaf's data/gradient, i<k> an argument, c<k> a constant, v<q>/h<q> the value/
-    gradient of the node at position q of backward()'s order.  A run of instances of one repeated
-    subgraph is one loop whose body is written once: n<m>_<j>/d<m>_<j> the value/gradient of its j-th
-    node, a<m>_<j> its j-th argument.  Everything is a local variable of one function.
+    LV holds the leaves, L their data, A the number arguments, C the constants, O the ops called at run time,
+    N the result's label, Q the check of the recorded conditions (their values in K).  Names: l<k>, p<k>/gp<k>
+    a leaf, its data/gradient, i<k> an argument, c<k> a constant, v<q>/h<q> the value/gradient of the node at
+    position q of backward()'s order.  A run of instances of one repeated subgraph is one loop whose body is
+    written once: n<m>_<j>/d<m>_<j> the value/gradient of its j-th node, a<m>_<j> its j-th argument.
+    Everything is a local variable of one function.
     """
 
-    def __init__(self, graph: _Graph, n_leaves: int, n_inputs: int, n_consts: int, consts_finite: bool):
+    def __init__(self, graph: _Graph, n_leaves: int, n_inputs: int, n_consts: int, consts_finite: bool,
+                 conds: dict[int, list[int]], cond_refs: list[tuple[int, tuple[str, int]]]):
         self.g = graph
         self.n_leaves, self.n_inputs, self.n_consts = n_leaves, n_inputs, n_consts
         self.consts_finite = consts_finite
+        self.conds, self.cond_refs = conds, cond_refs  # conditions on nodes (by id), on leaves and arguments
+        self.cond_order: list[int] = []  # the conditions in the order the forward appends their values to K
         self.ops: list[Op] = []
         self.op_index: dict[int, int] = {}
         self._slots: dict[int, dict[int, int]] = {}  # shape -> {argument index: slot} of its first instance
@@ -511,7 +539,7 @@ class _Writer:
         names = [self.val(c, scope) for c in v._prev]
         o = self.val(v, scope)
         f = f"f{self.opname(v._op)}" if "{f}" in code.forward[-1] else ""
-        return [t.format(*names, o=o, f=f) for t in code.forward] + [f"if {o} - {o}: raise _Overflow"]
+        return [t.format(*names, o=o, f=f) for t in code.forward]
 
     def backward_lines(self, v: Value, g: str, scope: Any, refs: set[str], touched: set[str]) -> list[str]:
         """The chain rule at v: each input's accumulator += g · ∂v/∂input, as backward() adds it."""
@@ -529,7 +557,7 @@ class _Writer:
                     refs.update(sub[x] for x in code.uses[k])
                     touched.add(accs[k])
             if len(lines) > 2:  # g = 0 adds ±0 everywhere: nothing changes while every number is finite
-                lines = [f"if {g} or not fin:"] + ["    " + line for line in lines]
+                lines = [f"if {g} or not FIN:"] + ["    " + line for line in lines]
             return lines
         # as engine.checked: every partial, an overflow (from finite numbers) an error, then the additions
         j = self.opname(v._op)
@@ -553,9 +581,11 @@ class _Writer:
                 touched.add(accs[k])
         return lines
 
-    def source(self, regions: list, outputs: list[int], back_orders: list[list[Value]]) -> str:
-        """The module source: `make(C, O)` defines forward and each output's backward and returns them."""
+    def source(self, regions: list, outputs: list[int], back_orders: list[list[Value]], single: bool) -> str:
+        """The module source: `make(C, O, LV0, N, R0, Q)` defines forward, each output's backward and (few
+        leaves) each output's written-out backward() pass, and returns them."""
         g = self.g
+        self._sinks(outputs)
         first = {g.start[e]: (m, e, slots) for m, members in enumerate(regions) for e, slots in members}
         items: list[tuple] = []  # ("node", q) or ("loop", m, [(root, slots), ...]): a run of one shape
         q = 0
@@ -573,15 +603,29 @@ class _Writer:
         # the bodies of the shared shapes and the backward passes first: they say what the forward keeps
         refs: set[str] = set()
         touched: set[str] = set()
-        bodies = [self._body(m, *members[0], refs, touched) for m, members in enumerate(regions)]
-        backs = [self._backward(k, order, items if regions else None, bodies, refs, set(touched))
-                 for k, order in enumerate(back_orders)]
-        lines = ["def forward(L, A):"] + self._unpack("p", self.n_leaves, "L") + self._unpack("i", self.n_inputs, "A")
-        lines.append("    t = sum(L) + sum(A)")
+        members_of = {m: [mm for it in items if it[0] == "loop" and it[1] == m for mm in it[2]]
+                      for m in range(len(regions))}
+        bodies = [self._body(m, members_of[m] or members, refs, touched) for m, members in enumerate(regions)]
+        backs = [self._backward(order, items if regions else None, bodies, refs, set(touched))
+                 for order in back_orders]
+        lines = ["def forward(A, LV=LV0, R=R0):"] + self._leaves("LV", data=True, grads=False)
+        lines += self._unpack("i", self.n_inputs, "A")
+        if self.conds or self.cond_refs:
+            lines += ["    K = []", "    Ka = K.append"]
+            for idx, (kind, k) in self.cond_refs:
+                lines.append(f"    Ka({kind}{k})")
+                self.cond_order.append(idx)
         keep = []
+        checks = list(self.sink_refs)
         for n_item, item in enumerate(items):
             if item[0] == "node":
-                lines += ["    " + line for line in self.forward_lines(g.order[item[1]], None)]
+                v = g.order[item[1]]
+                lines += ["    " + line for line in self.forward_lines(v, None)]
+                if self.sink[item[1]]:
+                    checks.append(f"v{item[1]}")
+                for idx in self.conds.get(id(v), ()):
+                    lines.append(f"    Ka(v{item[1]})")
+                    self.cond_order.append(idx)
                 continue
             _, m, members = item
             forward, saved, _, _, width = bodies[m]
@@ -593,43 +637,96 @@ class _Writer:
                       f"        s{n_item}a(({''.join(x + ', ' for x in saved)}))"]
             lines.append(f"    {''.join(f'v{e}, ' for e, _ in members)}= r{n_item}")
             keep.append(f"s{n_item}")
+            for e, _ in members:
+                s = g.start[e]
+                for j in range(width):
+                    self.cond_order += self.conds.get(id(g.order[s + j]), ())
+        lines += ["    " + line for line in _check_lines(checks)]
+        if self.conds or self.cond_refs:
+            lines.append("    if Q(K): raise _Mismatch")
         keep += sorted((x for x in refs if x[0] == "v"), key=lambda x: int(x[1:]))
-        lines.append(f"    return ({''.join(f'v{q}, ' for q in outputs)}), ({''.join(x + ', ' for x in keep)}"
-                     "t - t == 0.0, )")
-        saved_line = f"    {''.join(x + ', ' for x in keep)}ff, = S"
-        body = ["def make(C, O):"]
+        saved = f"({''.join(x + ', ' for x in keep)})"
+        if single:
+            (out,) = outputs
+            lines += ["    r = _new(R)", f"    r.data = v{out}", "    r.grad = 0.0", "    r._label = N",
+                      "    r._prev = LV", "    r._inputs = A", f"    r._saved = {saved}", "    return r"]
+        else:
+            lines.append(f"    return ({''.join(f'v{q}, ' for q in outputs)}), {saved}")
+        unsaved = [f"    {''.join(x + ', ' for x in keep)}= S"] if keep else []
+        fin = f"    fin = {None if self.consts_finite else False}"  # every leaf finite: computed when first asked
+        body = ["def make(C, O, LV0, N, R0, Q):"]
         if self.n_consts:
             body.append("    " + "".join(f"c{k}, " for k in range(self.n_consts)) + "= C")
         for j in range(len(self.ops)):
             body += [f"    o{j} = O[{j}]", f"    f{j} = o{j}.forward"]
         body += ["    " + line for line in lines]
-        for block in backs:
-            body += ["    " + (saved_line if line == "    __SAVED__" else line) for line in block]
-        steps = [] if self.n_leaves > 64 else [line for k in range(len(backs)) for line in self._step(k)]
+        for k, (block, zeros) in enumerate(backs):
+            head = [f"def backward{k}(L, A, S, g):"] + self._unpack("p", self.n_leaves, "L")
+            head += self._unpack("i", self.n_inputs, "A") + unsaved + [fin]
+            head += [f"    {' = '.join(zeros[c:c + 200])} = 0.0" for c in range(0, len(zeros), 200)]
+            grads = ", ".join(f"gp{j}" for j in range(self.n_leaves))
+            body += ["    " + line for line in head + _fin(block, "L") + [f"    return [{grads}]"]]
+        steps = []
+        if self.n_leaves <= 64:
+            for k, (block, zeros) in enumerate(backs):
+                steps += self._step(k, block, zeros, unsaved, fin)
         body += ["    " + line for line in steps]
         body.append(f"    return forward, ({''.join(f'backward{k}, ' for k in range(len(backs)))}), "
                     f"({''.join(f'step{k}, ' for k in range(len(backs))) if steps else ''})")
         return "\n".join(body) + "\n"
 
-    def _step(self, k: int) -> list[str]:
-        """step<k>(LV, A, S): backward() from output k for few leaves, written out: read each leaf, check it
-        holds floats (else False: the engine's pass converts or names it), the partials, then each leaf ADDs
-        its partial in one straight run of stores (no call in between: Ctrl-C cannot split it)."""
+    def _sinks(self, outputs: list[int]) -> None:
+        """Which values the forward checks for inf/NaN: the outputs and whatever an op may turn from inf/NaN
+        into a finite number (tanh, exp, a divisor, ...).  Every other op gives inf/NaN for an inf/NaN input
+        (IEEE 754: a sum or a product with an inf or NaN operand is inf or NaN), so its output's check covers
+        its inputs: one check finds every value that left the finite floats, as eager's check at each node."""
+        g = self.g
+        self.sink = sink = [False] * len(g.order)
+        refs: set[tuple[str, int]] = set()
+        for v in g.order:
+            op = v._op
+            for k, c in enumerate(v._prev):
+                if not _spreads(op, k):
+                    j = g.pos.get(id(c))
+                    if j is not None:
+                        sink[j] = True
+                    elif g.ref[id(c)][0] in "ip":
+                        refs.add(g.ref[id(c)])
+        for q in outputs:
+            sink[q] = True
+        self.sink_refs = [f"{kind}{k}" for kind, k in sorted(refs)]
+
+    def _leaves(self, source: str, data: bool, grads: bool) -> list[str]:
         n = self.n_leaves
-        ls = "".join(f"l{j}, " for j in range(n))
-        lines = [f"def step{k}(LV, A, S):"]
+        if not n:
+            return []
+        lines = [f"    {''.join(f'l{j}, ' for j in range(n))}= {source}"]
+        lines += [f"    p{j} = l{j}.data" for j in range(n)] if data else []
+        return lines + ([f"    b{j} = l{j}.grad" for j in range(n)] if grads else [])
+
+    def _step(self, k: int, block: list[str], zeros: list[str], unsaved: list[str], fin: str) -> list[str]:
+        """step<k>(r): backward() from output k of the replayed result r for few leaves, written out: read each
+        leaf, check it holds floats (else False: the engine's pass converts or names it), the chain rule, then
+        each leaf ADDs its partial in one straight run of stores (no call in between: Ctrl-C cannot split it)."""
+        n = self.n_leaves
+        lines = [f"def step{k}(r):"] + self._leaves("r._prev", data=True, grads=True)
         if n:
-            lines.append(f"    {ls}= LV")
-            lines += [f"    p{j} = l{j}.data" for j in range(n)] + [f"    b{j} = l{j}.grad" for j in range(n)]
-            chain = " is ".join(["float"] + [f"type(p{j})" for j in range(n)] + [f"type(b{j})" for j in range(n)])
-            lines.append(f"    if not {chain}:")
-            lines.append("        return False")
-        call = f"backward{k}([{''.join(f'p{j}, ' for j in range(n))}], A, S, 1.0)"
-        lines.append(f"    {''.join(f'q{j}, ' for j in range(n))}= {call}" if n else f"    {call}")
+            lines.append("    F = float")
+            lines += [f"    if not ({' and '.join(f'type({x}{j}) is F' for x in 'pb' for j in range(n))}):",
+                      "        return False"]
+        if len(block) <= 4000:  # the chain rule in this function (no call, no lists)
+            lines += self._unpack("i", self.n_inputs, "r._inputs")
+            lines += [line.replace("= S", "= r._saved") for line in unsaved]
+            lines += [fin, "    g = 1.0"]
+            lines += [f"    {' = '.join(zeros[c:c + 200])} = 0.0" for c in range(0, len(zeros), 200)]
+            lines += _fin(block, f"({''.join(f'p{j}, ' for j in range(n))})")
+        else:
+            call = f"backward{k}([{''.join(f'p{j}, ' for j in range(n))}], r._inputs, r._saved, 1.0)"
+            lines.append(f"    {''.join(f'gp{j}, ' for j in range(n))}= {call}" if n else f"    {call}")
         if n:
             lines.append(f"    if {' or '.join(f'b{j}' for j in range(n))}:")
-            lines += [f"        q{j} = b{j} + q{j}" for j in range(n)]
-            lines += [f"    l{j}.grad = q{j}" for j in range(n)]
+            lines += [f"        gp{j} = b{j} + gp{j}" for j in range(n)]
+            lines += [f"    l{j}.grad = gp{j}" for j in range(n)]
         return lines + ["    return True"]
 
     def _unpack(self, prefix: str, count: int, source: str) -> list[str]:
@@ -646,14 +743,22 @@ class _Writer:
         return "(" + "".join("(" + "".join(f"i{k}, " for k in sorted(slots, key=slots.get)) + "), "
                              for _, slots in members) + ")"
 
-    def _body(self, m: int, e: int, slots: dict[int, int], refs: set[str], touched: set[str]) -> tuple:
+    def _body(self, m: int, members: list, refs: set[str], touched: set[str]) -> tuple:
         """The loop bodies of shape m (written from its first instance): forward lines, the values its backward
         keeps, backward lines (its root's gradient is d<m>_<last>), the gradients it zeroes, and its size."""
         g = self.g
+        e, slots = members[0]
         s = g.start[e]
         scope = (s, e, slots, m)
         self._slots[m] = slots
-        forward = [line for v in g.order[s:e + 1] for line in self.forward_lines(v, scope)]
+        forward: list[str] = []
+        checks = []
+        for j, v in enumerate(g.order[s:e + 1]):
+            forward += self.forward_lines(v, scope)
+            if any(self.sink[e2 - (e - s) + j] for e2, _ in members):
+                checks.append(f"n{m}_{j}")
+            forward += [f"Ka(n{m}_{j})"] * len(self.conds.get(id(v), ()))
+        forward += _check_lines(checks)
         inner_refs: set[str] = set()
         inner_touched: set[str] = set()
         plain = [_code(v._op, len(v._prev)).plain for v in g.order[s:e + 1]]
@@ -662,7 +767,7 @@ class _Writer:
             gname = f"d{m}_{q - s}"
             if g.start[q] == s and g.private[q] and q - s >= 2 and all(plain[:q - s + 1]):
                 # every node left gets its gradient through this one: a zero ends the pass (all numbers finite)
-                backward.append(f"if not {gname} and fin: continue")
+                backward.append(f"if not {gname} and FIN: continue")
             backward += self.backward_lines(g.order[q], gname, scope, inner_refs, inner_touched)
         own = f"n{m}_"
         saved = [f"{own}{j}" for j in range(e - s + 1) if f"{own}{j}" in inner_refs]
@@ -671,9 +776,10 @@ class _Writer:
         zero = [f"d{m}_{j}" for j in range(e - s) if f"d{m}_{j}" in inner_touched]
         return forward, saved, backward, zero, e - s + 1
 
-    def _backward(self, k: int, order: list[Value], items: list | None, bodies: list, refs: set[str],
-                  touched: set[str]) -> list[str]:
-        """backward<k>(L, A, S, g): the chain rule from output k, in backward()'s order (g: its seed)."""
+    def _backward(self, order: list[Value], items: list | None, bodies: list, refs: set[str],
+                  touched: set[str]) -> tuple[list[str], list[str]]:
+        """The chain rule from one output, in backward()'s order (g: its seed): the lines (indented once) and the
+        accumulators they start from 0.0."""
         g = self.g
         root = order[-1]
         body: list[str] = []
@@ -704,17 +810,35 @@ class _Writer:
             for v in reversed(order):
                 q = g.pos[id(v)]
                 body += self.backward_lines(v, "g" if v is root else f"h{q}", None, refs, touched)
-        head = [f"def backward{k}(L, A, S, g):"]
-        head += self._unpack("p", self.n_leaves, "L") + self._unpack("i", self.n_inputs, "A")
-        head += ["    __SAVED__", "    t = sum(L)",
-                 f"    fin = ff and t - t == 0.0{'' if self.consts_finite else ' and False'}"]
         root_acc = f"h{g.pos[id(root)]}"
         zeros = [f"gp{j}" for j in range(self.n_leaves)]
         zeros += sorted((x for x in touched if x[0] == "h" and x != root_acc), key=lambda x: int(x[1:]))
-        for chunk in range(0, len(zeros), 200):
-            head.append(f"    {' = '.join(zeros[chunk:chunk + 200])} = 0.0")
-        grads = ", ".join(f"gp{j}" for j in range(self.n_leaves))
-        return head + ["    " + line for line in body] + [f"    return [{grads}]"]
+        return ["    " + line for line in body], zeros
+
+
+def _fin(lines: list[str], leaves: str) -> list[str]:
+    """lines with FIN, "every leaf is finite" (for the skips of zero gradients), computed once, when first asked."""
+    test = f"(fin if fin is not None else (fin := (t := sum({leaves})) - t == 0.0))"
+    return [line.replace("FIN", test) for line in lines]
+
+
+def _check_lines(names: list[str]) -> list[str]:
+    """`if (x - x) + (y - y) ...: raise _Overflow`: x - x is 0.0 for every finite x, NaN for inf and NaN."""
+    return [f"if {' + '.join(f'({x} - {x})' for x in names[c:c + 50])}: raise _Overflow"
+            for c in range(0, len(names), 50)]
+
+
+_SPREAD_ALL = frozenset(map(id, (ops.ADD, ops.SUB, ops.MUL, ops.NEG, ops.SUM, ops.NET, ops.LOG)))
+
+
+def _spreads(op: Op, k: int) -> bool:
+    """An inf or NaN input k of op gives an inf or NaN output (or an exception) for any other inputs."""
+    if id(op) in _SPREAD_ALL:
+        return True
+    if op is ops.DIV:
+        return k == 0
+    return getattr(op, "key", None) == "POW_CONST" and op.exponent > 0
+
 
 
 # --- a compiled trace, and the Values a replay returns ---------------------------------------------------------
@@ -722,6 +846,7 @@ class _Writer:
 _new = object.__new__
 _get_data, _get_grad = attrgetter("data"), attrgetter("grad")
 _FLOAT = {float}
+_acquire, _release = _PASS_LOCK.acquire, _PASS_LOCK.release
 
 
 class Replayed(Value):
@@ -732,19 +857,27 @@ class Replayed(Value):
     graph it is one op ("jit") whose local derivatives are the leaves' gradients, first order only.
     """
 
-    __slots__ = ("_trace", "_inputs", "_saved", "_index", "_jop", "_generic")
+    __slots__ = ("_inputs", "_saved", "_jop")
+    # set by each trace's own subclass (one per output, and per whether backward goes through the engine)
+    _trace: _Trace | None = None
+    _index = 0
+    _generic = True
+    _step: Callable[[Replayed], bool] | None = None
 
     @property  # type: ignore[override]
     def _op(self) -> Op:
-        op = self._jop
-        if op is None:  # made on first use (drawing, a larger graph, grad()): a replay itself makes no op
-            trace, inputs, saved, k = self._trace, self._inputs, self._saved, self._index
-            def local(xs: Any, out: Any) -> tuple:
-                if isinstance(xs, (list, tuple)):  # the leaves as one group (ops.partials)
-                    return (trace.partials(k, xs, inputs, saved),)
-                return (trace.partials(k, [xs], inputs, saved)[0],)  # one leaf, as chain_rule passes it
+        try:
+            return self._jop
+        except AttributeError:  # made on first use (drawing, a larger graph, grad()): a replay makes no op
+            pass
+        trace, inputs, saved, k = self._trace, self._inputs, self._saved, self._index
 
-            op = self._jop = Op("jit", None, local, "*")
+        def local(xs: Any, out: Any) -> tuple:
+            if isinstance(xs, (list, tuple)):  # the leaves as one group (ops.partials)
+                return (trace.partials(k, xs, inputs, saved),)
+            return (trace.partials(k, [xs], inputs, saved)[0],)  # one leaf, as chain_rule passes it
+
+        op = self._jop = Op("jit", None, local, "*")
         return op
 
     @_op.setter
@@ -755,12 +888,15 @@ class Replayed(Value):
         """As `Value.backward`: leaves ADD this pass's gradient, all or nothing, one pass at a time."""
         if self._generic:  # inputs made outside the trace lead on into their own graph: the engine's pass
             return Value.backward(self)
-        steps = self._trace.steps
-        if steps:
-            with _PASS_LOCK:
+        step = self._step
+        if step is not None:
+            _acquire()
+            try:
                 self.grad = 1.0
-                if steps[self._index](self._prev, self._inputs, self._saved):
+                if step(self):
                     return
+            finally:
+                _release()
             return Value.backward(self)  # ints or bad types: the engine converts or names them
         with _PASS_LOCK:
             leaves = self._prev
@@ -773,6 +909,20 @@ class Replayed(Value):
             if any(grads):
                 ps = list(map(add, grads, ps))
             list(map(setattr, leaves, repeat("grad"), ps))  # one C call: Ctrl-C cannot split it
+
+
+class _Mismatch(Exception):
+    """A condition recorded by the trace has another outcome now: another trace (or a new one) is needed."""
+
+
+def _changed(tests: list[tuple[Callable[[float], Any], Any]]) -> Callable[[list[float]], bool]:
+    """The check of a trace's conditions: True when a value's test has another outcome than at the trace."""
+    def changed(K: list[float]) -> bool:
+        for x, (test, out) in zip(K, tests):
+            if test(x) != out:
+                return True
+        return False
+    return changed
 
 
 class _Trace:
@@ -792,9 +942,12 @@ class _Trace:
         self.cut = cut
         self.keep = keep  # objects passed as arguments: their ids are in the key
         self.single = template == ("v", 0) and outkinds[0][0] == "node"
+        self.fast = False  # forward(A) is the whole replay: one output, the same leaves every call
+        self.conditional = False  # the traced call branched on values (jit.condition)
         self.forward: Callable[..., Any] = None  # type: ignore[assignment]
         self.backwards: tuple = ()
         self.steps: tuple = ()  # written-out backward() passes (few leaves only)
+        self.classes: list[tuple[type, type]] = []  # each output's Replayed subclasses (own pass, engine's pass)
         self.source = ""
 
     def matches(self, A: list[float]) -> bool:
@@ -807,7 +960,7 @@ class _Trace:
         return all((a == b and math.copysign(1.0, a) == math.copysign(1.0, b)) or (a != a and b != b)
                    for a, b in zip(got, self.guard_values))
 
-    def replay(self, A: list[float], vals: list[Value]) -> Any:
+    def replay(self, A: Any, vals: list[Value]) -> Any:
         leaves = self.leaves
         generic = self.cut
         if self.slots:
@@ -816,26 +969,22 @@ class _Trace:
                 bound[k] = vals[j]
             leaves = tuple(bound)
             generic = generic or any(v._prev for v in vals)
-        outs, saved = self.forward(list(map(_get_data, leaves)), A)
         if self.single:
-            return self._node(outs[0], leaves, A, saved, 0, generic)
+            return self.forward(A, leaves, self.classes[0][generic])
+        outs, saved = self.forward(A, leaves)
         values = []
         for kind, a, b in self.outkinds:
             if kind == "node":
-                values.append(self._node(outs[a], leaves, A, saved, b, generic))
+                r = _new(self.classes[b][generic])
+                r.data, r.grad, r._label, r._prev, r._inputs, r._saved = outs[a], 0.0, self.name, leaves, A, saved
+                values.append(r)
             elif kind == "p":
                 values.append(leaves[a])
             else:
                 values.append(Value(A[a] if kind == "i" else self.consts[a]))
         return _build(self.template, values)
 
-    def _node(self, data: float, leaves: tuple, A: list[float], saved: tuple, k: int, generic: bool) -> Replayed:
-        r = _new(Replayed)
-        r.data, r.grad, r._label, r._prev = data, 0.0, self.name, leaves
-        r._trace, r._inputs, r._saved, r._index, r._jop, r._generic = self, A, saved, k, None, generic
-        return r
-
-    def partials(self, k: int, xs: Sequence[Any], A: list[float], saved: tuple) -> list[float]:
+    def partials(self, k: int, xs: Sequence[Any], A: Any, saved: tuple) -> list[float]:
         """∂output_k/∂leaf for each leaf at the leaves' data xs (the generated backward with seed 1)."""
         for x in xs:
             if type(x) is not float and not is_real(x):
@@ -908,21 +1057,45 @@ def _compile(name: str, result: Any, watch: _Watch, vals: list[Value], n_inputs:
     arg_of = {id(v): j for j, v in enumerate(vals)}
     slots = [(k, arg_of[id(v)]) for k, v in enumerate(leaves) if id(v) in arg_of]
     trace = _Trace(name, watch.guards, leaves, slots, template, outkinds, const_values, graph.cut, keep)
+    tests: list[tuple[Callable[[float], Any], Any]] = []
+    conds: dict[int, list[int]] = {}
+    cond_refs: list[tuple[int, tuple[str, int]]] = []
+    for idx, (v, test, out) in enumerate(watch.conditions):
+        tests.append((test, out))
+        k = watch.inputs.get(id(v))
+        if id(v) in graph.pos:
+            conds.setdefault(id(v), []).append(idx)
+        elif k is not None or id(v) in graph.ref and graph.ref[id(v)][0] == "p":
+            cond_refs.append((idx, ("i", k) if k is not None else graph.ref[id(v)]))
+        elif not (id(v) in watch.created and not v._prev) and v._op is not CONST:  # constants keep their outcome
+            raise _GiveUp(f"it branches on {_describe(v)}, which its result does not depend on")
     if not nodes:
-        trace.forward = lambda L, A: ((), ())
+        if cond_refs:
+            raise _GiveUp("it branches on the value of an argument or a leaf and returns no node")
+        trace.forward = lambda A, LV=None: ((), ())
         return trace
+    graph.conds = conds
     finite = all(map(math.isfinite, const_values)) and all(
         math.isfinite(p) for v in graph.order for p in v._op.params)
-    writer = _Writer(graph, len(leaves), n_inputs, len(const_values), finite)
+    writer = _Writer(graph, len(leaves), n_inputs, len(const_values), finite, conds, cond_refs)
     regions = graph.regions() if len(nodes) == 1 else []
     back_orders = [graph.order] if len(nodes) == 1 else [_order_from(graph, o) for o in nodes]
-    source = writer.source(regions, [graph.pos[id(o)] for o in nodes], back_orders)
-    namespace: dict[str, Any] = {"_Overflow": _Overflow, "_local": _local}
+    source = writer.source(regions, [graph.pos[id(o)] for o in nodes], back_orders, trace.single)
+    namespace: dict[str, Any] = {"_Overflow": _Overflow, "_Mismatch": _Mismatch, "_local": _local, "_new": _new}
     try:
         exec(compile(source, "<generated by tinygrad_bp.jit>", "exec"), namespace)
     except (RecursionError, MemoryError, SyntaxError) as e:  # SyntaxError: too deeply nested for the compiler
         raise _GiveUp(f"its generated code does not compile ({type(e).__name__}: {e})") from None
-    trace.forward, trace.backwards, trace.steps = namespace["make"](tuple(const_values), tuple(writer.ops))
+    trace.classes = [tuple(type("Replayed", (Replayed,), {"__slots__": (), "__module__": __name__, "_trace": trace,
+                                                         "_index": k, "_generic": generic})
+                           for generic in (False, True)) for k in range(len(nodes))]
+    check = _changed([tests[i] for i in writer.cond_order]) if writer.cond_order else None
+    trace.forward, trace.backwards, trace.steps = namespace["make"](
+        tuple(const_values), tuple(writer.ops), trace.leaves, name, trace.classes[0][graph.cut], check)
+    for k, step in enumerate(trace.steps):
+        trace.classes[k][0]._step = staticmethod(step)
+    trace.fast = trace.single and not slots
+    trace.conditional = bool(watch.conditions)
     trace.source = source
     trace.n_nodes, trace.n_shared = len(graph.order), len(regions)
     return trace
@@ -956,7 +1129,8 @@ class Jit:
         self._lock = threading.Lock()
         self._eager_reason: str | None = None
         self._latest: _Trace | None = None
-        self._counts = {"traces": 0, "replays": 0, "eager_calls": 0, "fallbacks": 0}
+        self._counts = {"traces": 0, "eager_calls": 0, "fallbacks": 0}
+        self._replays = 0
         self._times = {"trace_seconds": 0.0, "compile_seconds": 0.0}
 
     def __repr__(self) -> str:
@@ -966,25 +1140,31 @@ class Jit:
         return self if obj is None else types.MethodType(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        w = _watch
-        if self._eager_reason is not None or (w is not None and w.owner == _ident()):
-            self._counts["eager_calls"] += 1  # given up, or called inside another trace (which records it)
-            return self.eager(*args, **kwargs)
-        key, A, vals, keep = _call_key(args, kwargs)
+        if self._eager_reason is not None or _watch is not None:
+            w = _watch
+            if self._eager_reason is not None or (w is not None and w.owner == _ident()):
+                self._counts["eager_calls"] += 1  # given up, or called inside another trace (which records it)
+                return self.eager(*args, **kwargs)
+        key, A, vals, keep = _call_key(args, kwargs) if args or kwargs else _NO_ARGUMENTS
         traces = self._cache.get(key)
         if traces:
             for t in traces:
-                if t.matches(A):
-                    try:
-                        result = t.replay(A, vals)
-                    except Exception:  # the eager run raises the error eager raises (and says where)
-                        self._counts["fallbacks"] += 1
-                        return self.eager(*args, **kwargs)
-                    self._counts["replays"] += 1
-                    if next(reversed(self._cache)) is not key:
-                        self._cache.move_to_end(key)  # the least recently used go first
-                    return result
-        return self._trace(key, args, kwargs, vals, len(A), keep)
+                if t.guard_at and not t.matches(A):
+                    continue
+                try:
+                    result = t.forward(A) if t.fast else t.replay(A, vals)
+                except _Mismatch:  # a condition has another outcome: another trace, or a new one
+                    continue
+                except Exception:  # the eager run raises the error eager raises (and says where)
+                    self._counts["fallbacks"] += 1
+                    if t.conditional:  # or a branch went the other way before its condition was checked
+                        return self._trace(key, args, kwargs, vals, len(A), list(keep))
+                    return self.eager(*args, **kwargs)
+                self._replays += 1
+                if len(self._cache) > 1:
+                    self._cache.move_to_end(key)  # the least recently used go first
+                return result
+        return self._trace(key, args, kwargs, vals, len(A), list(keep))
 
     def eager(self, *args: Any, **kwargs: Any) -> Any:
         """The function run on the arguments as a trace gives them (numbers as labelled Values): its full graph."""
@@ -1065,7 +1245,7 @@ class Jit:
         of code, trace_seconds (the traced call) and compile_seconds (analysis, code generation, compile());
         eager: why the function runs eagerly, or None."""
         t = self._latest
-        return {**self._counts, "cached": sum(map(len, self._cache.values())),
+        return {**self._counts, "replays": self._replays, "cached": sum(map(len, self._cache.values())),
                 "nodes": getattr(t, "n_nodes", 0), "shared": getattr(t, "n_shared", 0),
                 "lines": t.source.count("\n") if t is not None else 0, **self._times, "eager": self._eager_reason}
 

@@ -1,15 +1,20 @@
-"""Loss functions on Values: sse (the seeds' E), mse, hinge, bce.
+"""Loss functions on Values: sse (E of Mazur's worked example), mse, hinge, bce.
 
 Each takes the model's outputs (a Value or a list of Values) and the targets
-(numbers or Values, same length) and returns one scalar Value.
+(numbers or Values, same length) and returns one scalar Value.  They never read
+a Value's `.data` directly: hinge's and bce's checks (and bce's clamp) go
+through `jit.condition`, so a `jit` trace records them and a replay checks them
+again; sse and mse only check types.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from tinygrad_bp.engine import Value
+from tinygrad_bp.jit import condition
 from tinygrad_bp.nn import unit_name
 
 __all__ = ["sse", "mse", "hinge", "bce"]
@@ -36,10 +41,11 @@ def _is_number(x: Any) -> bool:
     return not isinstance(x, (str, bytes, bool)) and hasattr(type(x), "__float__")
 
 
-def _number(name: str, what: str, k: int, x: Any) -> float:
-    """The float of a Value or a real number (not a str, bool or None); TypeError naming what[k] else."""
+def _number(name: str, what: str, k: int, x: Any) -> Any:
+    """The float of a real number (not a str, bool or None), a Value as it is (its value is not read);
+    TypeError naming what[k] else."""
     if isinstance(x, Value):
-        return x.data
+        return x
     if not _is_number(x):
         raise TypeError(f"{name}: {what}[{k}] must be a Value or a number, got {type(x).__name__} {x!r:.40}")
     try:
@@ -81,6 +87,10 @@ def mse(outputs: Outputs, targets: Sequence[Any] | Any) -> Value:
     return out
 
 
+def _is_label(y: Any) -> bool:
+    return _is_number(y) and float(y) in (-1.0, 1.0)
+
+
 def hinge(scores: Outputs, labels: Sequence[Any] | Any) -> Value:
     """Max-margin loss (1/n) Σ relu(1 − y·score) with labels y = ±1 (micrograd's demo loss).
 
@@ -89,13 +99,25 @@ def hinge(scores: Outputs, labels: Sequence[Any] | Any) -> Value:
     outs, ys = _pair("hinge", scores, labels, ("scores", "labels"))
     outs = [s if isinstance(s, Value) else Value(_number("hinge", "scores", k, s)) for k, s in enumerate(outs)]
     for k, y in enumerate(ys):
-        yd = y.data if isinstance(y, Value) else y
-        if not (_is_number(yd) and float(yd) in (-1.0, 1.0)):
-            shown = f"Value {yd!r:.40}" if isinstance(y, Value) else f"{y!r:.40}"
+        if not (condition(y, _is_label) if isinstance(y, Value) else _is_label(y)):
+            shown = f"Value {y.data!r:.40}" if isinstance(y, Value) else f"{y!r:.40}"
             raise ValueError(f"hinge: labels must be -1 or +1, got {shown} at index {k}")
     out = Value.sum([(1 - y * s).relu() for s, y in zip(outs, ys)]) * (1.0 / len(outs))
     out.label = "hinge"
     return out
+
+
+def _clamped(k: int, eps: float, p: float) -> int:
+    """-1 where bce clamps p up to eps, 1 where down to 1 − eps, 0 else; ValueError outside [0, 1]."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"bce: probabilities must be in [0, 1], got {p!r} at index {k}")
+    return -1 if p < eps else 1 if p > 1.0 - eps else 0
+
+
+def _target(k: int, t: float) -> bool:
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"bce: targets must be in [0, 1], got {t!r} at index {k}")
+    return True
 
 
 def bce(probs: Outputs, targets: Sequence[Any] | Any, eps: float = 1e-7) -> Value:
@@ -113,16 +135,17 @@ def bce(probs: Outputs, targets: Sequence[Any] | Any, eps: float = 1e-7) -> Valu
     for k, (p, t) in enumerate(zip(outs, tgts)):
         pd = _number("bce", "probs", k, p)
         td = _number("bce", "targets", k, t)
-        if not 0.0 <= pd <= 1.0:
-            raise ValueError(f"bce: probabilities must be in [0, 1], got {pd!r} at index {k}")
-        if not 0.0 <= td <= 1.0:
-            raise ValueError(f"bce: targets must be in [0, 1], got {td!r} at index {k}")
-        t = t if isinstance(t, Value) else td
+        side = condition(p, partial(_clamped, k, eps)) if isinstance(p, Value) else _clamped(k, eps, pd)
+        if isinstance(t, Value):
+            condition(t, partial(_target, k))
+        else:
+            _target(k, td)
+        t = td
         if not isinstance(p, Value):
             p = Value(pd)
-        if pd < eps:
+        if side < 0:
             p = p * 0.0 + eps
-        elif pd > 1.0 - eps:
+        elif side > 0:
             p = p * 0.0 + (1.0 - eps)
         terms.append(t * p.log() + (1 - t) * (1 - p).log())
     out = Value.sum(terms) * (-1.0 / len(outs))
