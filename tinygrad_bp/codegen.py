@@ -153,7 +153,8 @@ def _case(op: Op) -> list[str] | None:
              "    for c in prev:", "        s += c.data", "    if s - s == 0.0:", "        continue"]
     if stars == 1 and "?" not in op.layout:
         return lines + ["for e0 in prev:", "    " + adds[0]]
-    spans = ["prev[:n]"] + [f"prev[{i}*n:{i + 1}*n]".replace("1*n", "n") for i in range(1, stars)]
+    spans = ["prev[:n]" if stars == 1 else "prev"] + [f"prev[{i}*n:{i + 1}*n]".replace("1*n", "n")
+                                                      for i in range(1, stars)]  # zip stops after n
     lines += [f"n = len(prev) // {stars}", f"for {', '.join(names[:stars])} in zip({', '.join(spans)}):"]
     lines += ["    " + line for line in adds[:stars]]
     if "?" in op.layout:
@@ -204,7 +205,7 @@ def make_source(op: Op, head: list[str], names: list[str] | None = None, ref: st
                 f"data = {inline or (f'op.forward({datas})' if ref else f'{key}_forward({datas})')}"]
     else:
         es = [f"e{i}" for i in range(stars)]
-        spans = "prev" if stars == 1 else ", ".join(["prev[:n]", "prev[n:2 * n]", "prev[2 * n:3 * n]"][:stars])
+        spans = ", ".join(["prev", "prev[n:2 * n]", "prev[2 * n:3 * n]"][:stars])  # zip stops after n
         data = ([f"n = len(prev) // {stars}"] if stars > 1 else []) + ["s = 0.0"]
         data += [f"for {', '.join(es)} in {spans if stars == 1 else f'zip({spans})'}:",
                  f"    s = {forward_source(fold.each, ['s', *[f'{e}.data' for e in es]])}"]

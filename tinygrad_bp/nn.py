@@ -39,6 +39,17 @@ def _as_value(x: Any, label: str) -> Value:
     return x if isinstance(x, Value) else Value(x, label=label)  # Value checks the type, stores a plain float
 
 
+def _inputs(x: Any) -> Any:
+    """An MLP's inputs other than a list or tuple: a numpy row as it is, one bare input in a list; TypeError for a
+    set, dict or string."""
+    if isinstance(x, (set, frozenset, dict, str, bytes)) or hasattr(x, "keys"):
+        raise TypeError(f"MLP: inputs must be a sequence of numbers (a list, a tuple, a numpy row), got "
+                        f"{type(x).__name__} (a set or dict has no order of inputs)")
+    if isinstance(x, Value) or not hasattr(x, "__len__") or getattr(x, "ndim", None) == 0:
+        return [x]  # one input given bare (a number, a Value, a 0-d numpy array)
+    return x
+
+
 def _size(n: Any, what: str, where: str = "") -> int:
     """n as a positive int (numpy integers too; not bools, floats or strings); ValueError naming `what`."""
     if not is_whole(n) or n < 1:
@@ -285,11 +296,8 @@ class MLP(Module):
 
     def __call__(self, x: Any) -> Value | list[Value]:
         """Forward pass; floats become leaves "i1", "i2", ...; one output neuron gives a Value."""
-        if isinstance(x, (set, frozenset, dict, str, bytes)) or hasattr(x, "keys"):
-            raise TypeError(f"MLP: inputs must be a sequence of numbers (a list, a tuple, a numpy row), got "
-                            f"{type(x).__name__} (a set or dict has no order of inputs)")
-        if isinstance(x, Value) or not hasattr(x, "__len__") or getattr(x, "ndim", None) == 0:
-            x = [x]  # one input given bare (a number, a Value, a 0-d numpy array)
+        if type(x) is not list and type(x) is not tuple:
+            x = _inputs(x)
         if len(x) != self.nin:
             raise ValueError(f"MLP: expected {self.nin} inputs, got {len(x)}")
         xs = [_as_value(xi, lab) for xi, lab in zip(x, self._input_labels)]
