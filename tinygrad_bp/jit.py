@@ -705,29 +705,32 @@ class _Writer:
         return lines + ([f"    b{j} = l{j}.grad" for j in range(n)] if grads else [])
 
     def _step(self, k: int, block: list[str], zeros: list[str], unsaved: list[str], fin: str) -> list[str]:
-        """step<k>(r): backward() from output k of the replayed result r for few leaves, written out: read each
-        leaf, check it holds floats (else False: the engine's pass converts or names it), the chain rule, then
-        each leaf ADDs its partial in one straight run of stores (no call in between: Ctrl-C cannot split it)."""
+        """step<k>(r): r.backward() for output k, few leaves, written out (the method of r's class): in the pass
+        lock, read each leaf, check it holds floats (else the engine's pass converts or names it), the chain
+        rule, then each leaf ADDs its partial in one straight run of stores (no call in between: Ctrl-C cannot
+        split it)."""
         n = self.n_leaves
-        lines = [f"def step{k}(r):"] + self._leaves("r._prev", data=True, grads=True)
+        inner = ["r.grad = 1.0"] + [line[4:] for line in self._leaves("r._prev", data=True, grads=True)]
         if n:
-            lines.append("    F = float")
-            lines += [f"    if not ({' and '.join(f'type({x}{j}) is F' for x in 'pb' for j in range(n))}):",
-                      "        return False"]
+            inner += ["F = float", f"if {' and '.join(f'type({x}{j}) is F' for x in 'pb' for j in range(n))}:"]
+        body: list[str] = []
         if len(block) <= 4000:  # the chain rule in this function (no call, no lists)
-            lines += self._unpack("i", self.n_inputs, "r._inputs")
-            lines += [line.replace("= S", "= r._saved") for line in unsaved]
-            lines += [fin, "    g = 1.0"]
-            lines += [f"    {' = '.join(zeros[c:c + 200])} = 0.0" for c in range(0, len(zeros), 200)]
-            lines += _fin(block, f"({''.join(f'p{j}, ' for j in range(n))})")
+            body += self._unpack("i", self.n_inputs, "r._inputs")
+            body += [line.replace("= S", "= r._saved") for line in unsaved]
+            body += [fin, "    g = 1.0"]
+            body += [f"    {' = '.join(zeros[c:c + 200])} = 0.0" for c in range(0, len(zeros), 200)]
+            body += _fin(block, f"({''.join(f'p{j}, ' for j in range(n))})")
         else:
             call = f"backward{k}([{''.join(f'p{j}, ' for j in range(n))}], r._inputs, r._saved, 1.0)"
-            lines.append(f"    {''.join(f'gp{j}, ' for j in range(n))}= {call}" if n else f"    {call}")
+            body.append(f"    {''.join(f'gp{j}, ' for j in range(n))}= {call}" if n else f"    {call}")
         if n:
-            lines.append(f"    if {' or '.join(f'b{j}' for j in range(n))}:")
-            lines += [f"        gp{j} = b{j} + gp{j}" for j in range(n)]
-            lines += [f"    l{j}.grad = gp{j}" for j in range(n)]
-        return lines + ["    return True"]
+            body.append(f"    if {' or '.join(f'b{j}' for j in range(n))}:")
+            body += [f"        gp{j} = b{j} + gp{j}" for j in range(n)]
+            body += [f"    l{j}.grad = gp{j}" for j in range(n)]
+        body.append("    return")
+        inner += body if n else [line[4:] for line in body]
+        return [f"def step{k}(r):", "    _acquire()", "    try:"] + ["        " + line for line in inner] + [
+            "    finally:", "        _release()", "    _engine_backward(r)"]  # ints or other types: the engine's pass
 
     def _unpack(self, prefix: str, count: int, source: str) -> list[str]:
         return [f"    {''.join(f'{prefix}{k}, ' for k in range(count)).rstrip(' ')} = {source}"] if count else []
@@ -862,7 +865,6 @@ class Replayed(Value):
     _trace: _Trace | None = None
     _index = 0
     _generic = True
-    _step: Callable[[Replayed], bool] | None = None
 
     @property  # type: ignore[override]
     def _op(self) -> Op:
@@ -888,16 +890,6 @@ class Replayed(Value):
         """As `Value.backward`: leaves ADD this pass's gradient, all or nothing, one pass at a time."""
         if self._generic:  # inputs made outside the trace lead on into their own graph: the engine's pass
             return Value.backward(self)
-        step = self._step
-        if step is not None:
-            _acquire()
-            try:
-                self.grad = 1.0
-                if step(self):
-                    return
-            finally:
-                _release()
-            return Value.backward(self)  # ints or bad types: the engine converts or names them
         with _PASS_LOCK:
             leaves = self._prev
             datas = list(map(_get_data, leaves))
@@ -1081,7 +1073,8 @@ def _compile(name: str, result: Any, watch: _Watch, vals: list[Value], n_inputs:
     regions = graph.regions() if len(nodes) == 1 else []
     back_orders = [graph.order] if len(nodes) == 1 else [_order_from(graph, o) for o in nodes]
     source = writer.source(regions, [graph.pos[id(o)] for o in nodes], back_orders, trace.single)
-    namespace: dict[str, Any] = {"_Overflow": _Overflow, "_Mismatch": _Mismatch, "_local": _local, "_new": _new}
+    namespace: dict[str, Any] = {"_Overflow": _Overflow, "_Mismatch": _Mismatch, "_local": _local, "_new": _new,
+                                 "_acquire": _acquire, "_release": _release, "_engine_backward": Value.backward}
     try:
         exec(compile(source, "<generated by tinygrad_bp.jit>", "exec"), namespace)
     except (RecursionError, MemoryError, SyntaxError) as e:  # SyntaxError: too deeply nested for the compiler
@@ -1093,7 +1086,7 @@ def _compile(name: str, result: Any, watch: _Watch, vals: list[Value], n_inputs:
     trace.forward, trace.backwards, trace.steps = namespace["make"](
         tuple(const_values), tuple(writer.ops), trace.leaves, name, trace.classes[0][graph.cut], check)
     for k, step in enumerate(trace.steps):
-        trace.classes[k][0]._step = staticmethod(step)
+        trace.classes[k][0].backward = step  # r.backward() is the generated pass
     trace.fast = trace.single and not slots
     trace.conditional = bool(watch.conditions)
     trace.source = source
