@@ -70,7 +70,7 @@ class _Watch:
         self.inputs = inputs
         self.created: set[int] = set()
         self.guards: dict[int, float] = {}
-        self.conditions: list[tuple[Value, Callable[[float], Any], Any]] = []
+        self.conditions: list[tuple[Value, Callable[[float], Any], Any, Any]] = []  # (v, test, outcome, value)
         self.abandoned: str | None = None
 
     def read(self, v: Value, name: str, frame: Any) -> None:
@@ -134,10 +134,11 @@ def condition(v: Value | float, test: Callable[[float], Any]) -> Any:
     """
     if not isinstance(v, Value):
         return test(v)
-    out = test(_DATA.__get__(v))
+    x = _DATA.__get__(v)
+    out = test(x)
     w = _watch
     if w is not None and w.owner == _ident():
-        w.conditions.append((v, test, out))
+        w.conditions.append((v, test, out, x))
     return out
 
 
@@ -907,9 +908,14 @@ class _Mismatch(Exception):
     """A condition recorded by the trace has another outcome now: another trace (or a new one) is needed."""
 
 
-def _changed(tests: list[tuple[Callable[[float], Any], Any]]) -> Callable[[list[float]], bool]:
-    """The check of a trace's conditions: True when a value's test has another outcome than at the trace."""
+def _changed(tests: list[tuple[Callable[[float], Any], Any]], values: list[Any]) -> Callable[[list[float]], bool]:
+    """The check of a trace's conditions: True when a value's test has another outcome than at the trace.
+    The same values as then (floats, none of them ±0 or NaN: == tells them apart) have the same outcomes."""
+    same = values if all(type(x) is float and x == x and x for x in values) else None
+
     def changed(K: list[float]) -> bool:
+        if K == same:  # one comparison in C (hinge's labels, every step)
+            return False
         for x, (test, out) in zip(K, tests):
             if test(x) != out:
                 return True
@@ -1052,7 +1058,7 @@ def _compile(name: str, result: Any, watch: _Watch, vals: list[Value], n_inputs:
     tests: list[tuple[Callable[[float], Any], Any]] = []
     conds: dict[int, list[int]] = {}
     cond_refs: list[tuple[int, tuple[str, int]]] = []
-    for idx, (v, test, out) in enumerate(watch.conditions):
+    for idx, (v, test, out, _) in enumerate(watch.conditions):
         tests.append((test, out))
         k = watch.inputs.get(id(v))
         if id(v) in graph.pos:
@@ -1082,7 +1088,8 @@ def _compile(name: str, result: Any, watch: _Watch, vals: list[Value], n_inputs:
     trace.classes = [tuple(type("Replayed", (Replayed,), {"__slots__": (), "__module__": __name__, "_trace": trace,
                                                          "_index": k, "_generic": generic})
                            for generic in (False, True)) for k in range(len(nodes))]
-    check = _changed([tests[i] for i in writer.cond_order]) if writer.cond_order else None
+    check = _changed([tests[i] for i in writer.cond_order], [watch.conditions[i][3] for i in writer.cond_order]) \
+        if writer.cond_order else None
     trace.forward, trace.backwards, trace.steps = namespace["make"](
         tuple(const_values), tuple(writer.ops), trace.leaves, name, trace.classes[0][graph.cut], check)
     for k, step in enumerate(trace.steps):
