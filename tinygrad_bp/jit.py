@@ -782,8 +782,8 @@ class _Writer:
 
     def _backward(self, order: list[Value], items: list | None, bodies: list, refs: set[str],
                   touched: set[str]) -> tuple[list[str], list[str]]:
-        """The chain rule from one output, in backward()'s order (g: its seed): the lines (indented once) and the
-        accumulators they start from 0.0."""
+        """The chain rule from one output, in backward()'s order (g: the output's gradient): the lines (indented
+        once) and the accumulators they start from 0.0."""
         g = self.g
         root = order[-1]
         body: list[str] = []
@@ -983,7 +983,7 @@ class _Trace:
         return _build(self.template, values)
 
     def partials(self, k: int, xs: Sequence[Any], A: Any, saved: tuple) -> list[float]:
-        """∂output_k/∂leaf for each leaf at the leaves' data xs (the generated backward with seed 1)."""
+        """∂output_k/∂leaf for each leaf at the leaves' data xs (the generated backward from gradient 1.0)."""
         for x in xs:
             if type(x) is not float and not is_real(x):
                 raise JitError(f"{self.name}: this Value is a jit replay, one node whose inputs are the leaves, with "
