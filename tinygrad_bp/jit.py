@@ -18,6 +18,7 @@ their instances, its body written once.  What is traced, what is refused and why
 from __future__ import annotations
 
 import math
+import re
 import struct
 import sys
 import threading
@@ -815,9 +816,36 @@ class _Writer:
                 q = g.pos[id(v)]
                 body += self.backward_lines(v, "g" if v is root else f"h{q}", None, refs, touched)
         root_acc = f"h{g.pos[id(root)]}"
+        body, assigned = _first_assignments(body)
         zeros = [f"gp{j}" for j in range(self.n_leaves)]
-        zeros += sorted((x for x in touched if x[0] == "h" and x != root_acc), key=lambda x: int(x[1:]))
+        zeros += sorted((x for x in touched if x[0] == "h" and x != root_acc and x not in assigned),
+                        key=lambda x: int(x[1:]))
         return ["    " + line for line in body], zeros
+
+
+_ADD = re.compile(r"(h\d+) ([+-])= (.+)")
+_TARGET = re.compile(r"\s*(\w+) [+-]?= ")
+
+
+def _first_assignments(lines: list[str]) -> tuple[list[str], set[str]]:
+    """An interior node's gradient whose first addition is unconditional starts there (`h = x` for `h = 0.0;
+    h += x`): the two differ only when x is -0.0, and such a gradient reaches a leaf only through products
+    added to sums that start from +0.0, where a ±0 changes no bit (such a sum is never -0.0); the leaves'
+    accumulators keep their 0.0.  Returns the lines and the gradients that start at an addition."""
+    seen: set[str] = set()
+    assigned: set[str] = set()
+    out = []
+    for line in lines:
+        m = _ADD.fullmatch(line)
+        if m and m[1] not in seen:
+            h, sign, x = m.groups()
+            line = f"{h} = {x}" if sign == "+" else f"{h} = 0.0 - ({x})"  # (-x would flip a NaN's sign bit)
+            assigned.add(h)
+        t = _TARGET.match(line)
+        if t:
+            seen.add(t[1])
+        out.append(line)
+    return out, assigned
 
 
 def _fin(lines: list[str], leaves: str) -> list[str]:
