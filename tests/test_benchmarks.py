@@ -293,7 +293,9 @@ def test_topological_order_of_a_deep_chain_needs_no_recursion_and_little_memory(
     finally:
         tracemalloc.stop()
     assert len(order) == 100_001  # 5 nodes a round (2 constants) and the first leaf
-    assert peak / len(order) < 80  # the visited set (~32 bytes/node), the order (8), the stack (<= 24)
+    # the visited set (~32 bytes/node), the order (8), and while the chain is walked down the path of interior
+    # nodes with an iterator over each one's inputs (~64 bytes per interior node, 3 of the 5 nodes a round)
+    assert peak / len(order) < 110
 
 
 def _backward_without_skips(out, inputs):
