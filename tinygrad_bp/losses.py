@@ -24,6 +24,8 @@ Outputs = Value | Sequence[Value]
 
 def _pair(name: str, outputs: Any, targets: Any,
           names: tuple[str, str] = ("outputs", "targets")) -> tuple[list[Any], list[Any]]:
+    if type(outputs) is list and type(targets) is list and len(outputs) == len(targets) and outputs:
+        return outputs, targets  # the usual case, nothing to convert
     for what, x in zip(names, (outputs, targets)):
         if isinstance(x, (str, bytes)):
             raise TypeError(f"{name}: {what} must be Values or numbers, got {type(x).__name__} {x!r:.40}")
@@ -55,8 +57,13 @@ def _number(name: str, what: str, k: int, x: Any) -> Any:
                          "±1.8e308)") from None
 
 
+_PLAIN = {Value, float}
+
+
 def _check_numbers(name: str, outs: list[Any], tgts: list[Any]) -> None:
     """TypeError naming the loss and the index of the first output or target that is not a Value or a number."""
+    if _PLAIN.issuperset(map(type, outs)) and _PLAIN.issuperset(map(type, tgts)):
+        return  # the usual case: Values and floats
     for k, (a, t) in enumerate(zip(outs, tgts)):
         _number(name, "outputs", k, a)
         _number(name, "targets", k, t)

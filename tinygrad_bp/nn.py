@@ -80,10 +80,7 @@ def unit_name(label: str) -> str:
 
     A bare prefix ("out_") names no neuron and gives "".
     """
-    for prefix in ("out_", "net_"):
-        if label.startswith(prefix):
-            return label[len(prefix):]
-    return label
+    return label[4:] if label[:4] in ("out_", "net_") else label
 
 
 class Module:
