@@ -120,7 +120,7 @@ class Value:
 
 
 pass_lock = threading.RLock()  # backward: one pass at a time
-_new = object.__new__
+_new, _only_values = object.__new__, {Value}.issuperset  # (_only_values(map(type, xs)): one C call)
 BUILD: dict[str, Any] = {}  # op key -> its maker, written out by codegen
 
 
@@ -134,10 +134,9 @@ def _leaf(v: Value) -> float:  # micrograd's zero_grad sets grad = 0 (an int): i
 
 def node(op: Op, *inputs: Value | float, label: str = "") -> Value:
     """A new node: op applied to the inputs (numbers become constant leaves), labelled `label`."""
-    inputs = tuple([x if type(x) is Value else _lift(x, op) for x in inputs])
-    if type(label) is not str:
-        _label(label)
-    return maker(op)(inputs, label, op)
+    if not _only_values(map(type, inputs)):
+        inputs = tuple([x if type(x) is Value else _lift(x, op) for x in inputs])
+    return maker(op)(inputs, _label(label), op)
 
 
 def maker(op: Op) -> Any:
