@@ -236,8 +236,9 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
     if isinstance(inputs, Value):
         raise TypeError("grad: inputs must be a list of Values (got one Value: write grad(output, [x]))")
     inputs = list(inputs)
-    if bad := [i for i, x in enumerate(inputs) if not isinstance(x, Value)]:
-        raise TypeError(f"grad: inputs[{bad[0]}] must be a Value, got {type(inputs[bad[0]]).__name__}")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
     grads: dict[Value, Any] = {output: 1.0}
     start = None if create_graph else 0.0  # floats add from 0.0 as backward() does (bit for bit)
     for v in reversed(topological_order(output)):

@@ -1168,11 +1168,10 @@ class Jit:
         return self if obj is None else types.MethodType(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._eager_reason is not None or _watch is not None:
-            w = _watch
-            if self._eager_reason is not None or (w is not None and w.owner == _ident()):
-                self._counts["eager_calls"] += 1  # given up, or called inside another trace (which records it)
-                return self.eager(*args, **kwargs)
+        w = _watch
+        if self._eager_reason is not None or (w is not None and w.owner == _ident()):
+            self._counts["eager_calls"] += 1  # given up, or called inside another trace (which records it)
+            return self.eager(*args, **kwargs)
         key, A, vals, keep = _call_key(args, kwargs) if args or kwargs else _NO_ARGUMENTS
         traces = self._cache.get(key)
         if traces:

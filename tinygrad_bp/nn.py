@@ -1,8 +1,8 @@
 """Neural networks built on `Value`: Module, Neuron, Layer, MLP.
 
-A neuron computes, in the words of the textbook derivation, its net input net = Σ w·x + b as ONE
-n-ary node (op "net": ∂net/∂w_i = x_i, ∂net/∂x_i = w_i, ∂net/∂b = 1) and then
-its activation a = f(net).  Labels make a drawn graph read like the derivation:
+A neuron computes, in the words of the textbook derivation, its net input
+net = Σ w·x + b as ONE n-ary node (op "net": ∂net/∂w_i = x_i, ∂net/∂x_i = w_i,
+∂net/∂b = 1) and then its activation a = f(net).  Labels make a drawn graph read like the derivation:
 inputs "i1", "i2", ...; neurons "h1", "h2", ... (one hidden layer) or "h2.3"
 (layer 2, neuron 3) with several, output neurons "o1", "o2", ...; nodes
 "net_<name>" and "out_<name>"; weights numbered globally "w1", "w2", ... in
