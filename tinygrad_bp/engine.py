@@ -38,7 +38,7 @@ class Value:
     __array_ufunc__ = None  # numpy scalars on the left defer to our reflected ops
 
     def __init__(self, data: float, label: str = ""):
-        self.data = to_float(data, "Value")
+        self.data = data if type(data) is float else to_float(data, "Value")
         self.grad = 0.0
         self._label = label if type(label) is str else _label(label)
         self._op: Op = LEAF
@@ -141,7 +141,7 @@ def node(op: Op, *inputs: Value | float, label: str = "") -> Value:
 
 def maker(op: Op) -> Any:
     """`make` written out for op (BUILD: by key, filled by codegen), else `make` itself."""
-    return BUILD.get(getattr(op, "key", ""), make)
+    return BUILD.get(op.key, make)
 
 
 def make(prev: tuple[Value, ...], label: str, op: Op) -> Value:

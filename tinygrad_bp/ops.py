@@ -32,13 +32,13 @@ class Op(str):
     forward(*groups) -> float raises, naming the op and values, outside the domain;
     local(*groups, out) -> partials; bounded: the partials are finite whenever the
     inputs and output are (so backward needs no overflow check for this op); params: the
-    numbers built into the op (x ** k: (k,)).
+    numbers built into the op (x ** k: (k,)); key: its name in the table ('' for an op made elsewhere).
     """
 
     def __new__(cls, name: str, forward: Callable[..., float] | None = None, local: Callable[..., Any] | None = None,
                 layout: str = "x", bounded: bool = False) -> Op:
         op = super().__new__(cls, name)
-        op.forward, op.local, op.layout, op.bounded, op.params = forward, local, layout, bounded, ()
+        op.forward, op.local, op.layout, op.bounded, op.params, op.key = forward, local, layout, bounded, (), ""
         return op
 
     def __repr__(self) -> str:
