@@ -5,6 +5,7 @@
     python benchmarks/run.py --check    # correctness checks only, no timing
     python benchmarks/run.py --only W3  # some workloads only (W1,W2,W3,W4,import,jit)
     python benchmarks/run.py --markdown # the full run, then its ratio tables into docs/performance.md
+    python benchmarks/run.py --against 02bc1ca  # and the package as it was at that git revision
 
 Workloads:
   W1 mazur   Mazur's worked example, the 2-2-2 sigmoid network: 1,000 rounds of forward, sse, backward, update
@@ -16,7 +17,9 @@ Workloads:
 Contenders: tinygrad_bp (eager), jit (tinygrad_bp's `jit`: the same losses traced once, then
 replayed), the floor (the same arithmetic in plain Python floats, in the engine's order), the tight
 floor (W1, W2: what a person would write by hand: the delta rule written out for the 2-2-2 net, each
-neuron as sum(map(mul, w, x))), micrograd and PyTorch when installed.
+neuron as sum(map(mul, w, x))), micrograd and PyTorch when installed; with --against REV also
+tinygrad_bp@REV: tinygrad_bp/ as it was at git revision REV, extracted into a temporary directory as
+the package tinygrad_bp_at_<hash>, run on W1, W2, W3 as tinygrad_bp is.
 
 Contenders run in one process, interleaved round by round (each one runs
 right after each other one equally often); the tables give medians.  Before
@@ -32,8 +35,11 @@ and the jit issue (12), each marked met or missed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import gc
+import importlib
+import io
 import math
 import os
 import platform
@@ -41,9 +47,12 @@ import re
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -158,13 +167,17 @@ def chain(x: Value, rounds: int) -> Value:
 
 
 class TinygradBP:
+    """tinygrad_bp, eager, with this checkout's Value, MLP and sse (Previous: with another revision's)."""
+
     name = "tinygrad_bp"
     chain_act = "tanh"
     workloads = ("W1", "W2", "W3")
+    Value = Value
+    MLP = MLP
+    sse = staticmethod(sse)
 
-    @staticmethod
-    def _model(layers, nouts, **kw):
-        model = MLP(2, nouts, **kw)
+    def _model(self, layers, nouts, **kw):
+        model = self.MLP(2, nouts, **kw)
         for p, v in zip(model.parameters(), flat_params(layers)):
             p.data = v
         return model
@@ -174,6 +187,8 @@ class TinygradBP:
         params = model.parameters()
         weights = [w for layer in model.layers for n in layer.neurons for w in n.w]
         x, target, lr = MAZUR_X, MAZUR_TARGET, MAZUR_LR
+
+        sse = self.sse
 
         def run():
             for _ in range(rounds):
@@ -185,10 +200,9 @@ class TinygradBP:
             return E.data, [p.grad for p in params]
         return run
 
-    @staticmethod
-    def moons_loss(model, params, n, alpha=1e-4):
+    def moons_loss(self, model, params, n, alpha=1e-4):
         """W2's loss as a function of the data: (1/n)·Σ relu(1 − y·score) + alpha·Σ p²."""
-        scale = 1.0 / n
+        scale, Value = 1.0 / n, self.Value
 
         def loss_fn(X, y):
             losses = [(1.0 + -yi * model(xi)).relu() for xi, yi in zip(X, y)]
@@ -212,6 +226,8 @@ class TinygradBP:
         return lambda: self.moons_step(model, params, lr, loss_fn(X, y))
 
     def prepare_chain(self, rounds, act=None):
+        Value = self.Value
+
         def run():
             x = Value(0.5)
             y = chain(x, rounds)
@@ -220,7 +236,7 @@ class TinygradBP:
         return run
 
     def chain_graph(self, rounds):
-        y = chain(Value(0.5), rounds)
+        y = chain(self.Value(0.5), rounds)
         return y, len(topological_order(y))
 
 
@@ -278,6 +294,106 @@ class Jit(TinygradBP):
             y.backward()
             return y.data, x.grad
         return run
+
+
+# --- --against REV: the package as it was at another revision, as one more contender ----------------------
+
+class AgainstError(Exception):
+    """--against REV cannot be run: the message names REV and what is missing."""
+
+
+PREFIX = "tinygrad_bp_at_"  # the renamed package: tinygrad_bp_at_<short hash>
+_IMPORT = re.compile(r"^(\s*(?:from|import)\s+)tinygrad_bp(?=[\s.,;]|$)")
+
+
+def _git(root: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", root, *args], capture_output=True)
+
+
+def renamed_imports(source: str, name: str) -> str:
+    """`source` with the package tinygrad_bp renamed `name` in its import lines (absolute `from tinygrad_bp...
+    import` and `import tinygrad_bp...`), nothing else changed."""
+    return "".join(_IMPORT.sub(rf"\g<1>{name}", line) for line in source.splitlines(keepends=True))
+
+
+@contextlib.contextmanager
+def package_at(rev: str, root: str = ROOT, tmp: str | None = None) -> Iterator[ModuleType]:
+    """The package tinygrad_bp as it was at git revision `rev` of `root`, extracted into a temporary directory
+    (in `tmp`, default the system's) and imported as tinygrad_bp_at_<short hash>, its import lines renamed; on
+    exit its modules are dropped from sys.modules and the directory is removed.  AgainstError when `root` is no
+    git checkout, `rev` no revision of it, or it has no tinygrad_bp/ or cannot be imported."""
+    if rev.startswith("-") or not rev.strip():
+        raise AgainstError(f"{rev!r}: not a revision")
+    try:
+        if _git(root, "rev-parse", "--git-dir").returncode:
+            raise AgainstError(f"{rev}: {root} is not a git checkout")
+        found = _git(root, "rev-parse", "--verify", "--quiet", "--short", f"{rev}^{{commit}}")
+    except FileNotFoundError:
+        raise AgainstError(f"{rev}: git is not installed") from None
+    if found.returncode:
+        raise AgainstError(f"{rev}: not a revision of the repository at {root}")
+    short = found.stdout.decode().strip()
+    name = PREFIX + short
+    if _git(root, "cat-file", "-t", f"{short}:tinygrad_bp").stdout.strip() != b"tree":
+        raise AgainstError(f"{rev}: there is no tinygrad_bp/ at {short}")
+    archive = _git(root, "archive", "--format=tar", short, "tinygrad_bp")
+    if archive.returncode:
+        why = " ".join(archive.stderr.decode().split())
+        raise AgainstError(f"{rev}: git archive {short} tinygrad_bp fails: {why}")
+    with tempfile.TemporaryDirectory(prefix="tinygrad_bp_against_", dir=tmp) as where:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(where, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+        os.rename(os.path.join(where, "tinygrad_bp"), os.path.join(where, name))
+        for folder, _, files in os.walk(os.path.join(where, name)):
+            for f in files:
+                if f.endswith(".py"):
+                    path = os.path.join(folder, f)
+                    with open(path, encoding="utf-8") as fh:
+                        source = fh.read()
+                    with open(path, "w", encoding="utf-8") as fh:
+                        fh.write(renamed_imports(source, name))
+        sys.path.insert(0, where)
+        bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no .pyc (a PYTHONPYCACHEPREFIX) left
+        try:
+            try:
+                package = importlib.import_module(name)
+            except Exception as e:
+                raise AgainstError(f"{rev}: importing tinygrad_bp at {short} fails: {_one_line(e)}") from None
+            yield package
+        finally:
+            sys.dont_write_bytecode = bytecode
+            sys.path.remove(where)
+            for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+                del sys.modules[m]
+
+
+def _one_line(e: BaseException) -> str:
+    return f"{type(e).__name__}: {' '.join(str(e).split())}"
+
+
+class Previous(TinygradBP):
+    """TinygradBP's W1, W2, W3, run with the Value, MLP and sse of the package at another revision (--against)."""
+
+    chain_graph = None  # W4 is not compared
+
+    def __init__(self, package: ModuleType, rev: str):
+        short = package.__name__.removeprefix(PREFIX)
+        self.name = f"tinygrad_bp@{short}"
+        for attr, module in (("Value", ""), ("MLP", ".nn"), ("sse", ".losses")):
+            try:
+                setattr(self, attr, getattr(importlib.import_module(package.__name__ + module), attr))
+            except (ImportError, AttributeError) as e:
+                raise AgainstError(f"{rev}: tinygrad_bp at {short} has no tinygrad_bp{module}.{attr} ({_one_line(e)}), "
+                                   "which the workloads need") from None
+        X, y = moons(4, noise=0.1, seed=0)
+        for w, call in (("W1", lambda: self.prepare_mazur(mazur_layers(), 1)),
+                        ("W2", lambda: self.prepare_moons(moons_layers(), X, y, 1.0)),
+                        ("W3", lambda: self.prepare_chain(3))):
+            try:
+                call()()
+            except Exception as e:
+                raise AgainstError(f"{rev}: {w} fails on tinygrad_bp at {short}, which lacks what it needs: "
+                                   f"{_one_line(e)}") from None
 
 
 class Micrograd:
@@ -581,8 +697,6 @@ def import_ms(package: str, repeats: int) -> float | None:
     As an installed package imports: from cached bytecode (.pyc files, written by the first run into a
     temporary folder, PYTHONPYCACHEPREFIX, even where PYTHONDONTWRITEBYTECODE is set), not compiling its source.
     """
-    import tempfile
-
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                    PYTHONPYCACHEPREFIX=cache)
@@ -632,8 +746,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="after the run, replace the section between the markers "
                          f"{MARK_BEGIN!r} and {MARK_END!r} of FILE with the ratio tables "
                          "(default FILE: docs/performance.md); the rest of FILE is kept")
+    ap.add_argument("--against", metavar="REV",
+                    help="one more contender: the package tinygrad_bp as it was at git revision REV of this "
+                         "repository, run as tinygrad_bp is (W1, W2, W3), with a ratio column tinygrad_bp / it")
     args = ap.parse_args(argv)
-    quick, timing, only = args.quick, not args.check, args.only
     if args.markdown is not None:  # before the long run: a bad page fails now, not after minutes
         if args.check:
             ap.error("--markdown writes the run's timings: it cannot go with --check")
@@ -642,14 +758,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             atomic.check_writable(args.markdown)
         except (OSError, ValueError) as e:
             ap.error(f"--markdown: {e}")
+    with contextlib.ExitStack() as stack:  # --against's package: removed (modules and files) when the run ends
+        previous = []
+        if args.against is not None:
+            try:
+                previous.append(Previous(stack.enter_context(package_at(args.against)), args.against))
+            except AgainstError as e:
+                ap.exit(2, f"{ap.prog}: --against {e}\n")
+        return run_all(args, previous)
 
+
+def run_all(args: argparse.Namespace, previous: list[Previous]) -> dict[str, Any]:
+    """The run of main's parsed options, with `previous` (--against's contender, if any) after tinygrad_bp."""
+    quick, timing, only = args.quick, not args.check, args.only
     cs, missing = contenders()
+    cs[1:1] = previous
     by_name = {c.name: c for c in cs}
     gc.collect()
     gc.freeze()  # the imports' objects (torch: ~10^5) stay out of every contender's garbage collections
     for note in missing:
         print(note)
-    report: dict[str, Any] = {"checks": {}, "times": {}, "missing": missing}
+    report: dict[str, Any] = {"checks": {}, "times": {}, "missing": missing,
+                              "against": previous[0].name if previous else None}
     R = 3 if quick else 7
 
     # W1: Mazur's worked example
@@ -757,8 +887,8 @@ def jit_costs(layers: list[floor.Layer], X: list[list[float]], y: list[float], R
     """jit's trace + compile of W2 against eager W2 steps, micrograd's demo with and without jit (bit for bit),
     and the cyclic collector's runs during 100 replayed W2 steps."""
     def first_call():
-        model = TinygradBP._model(layers, [16, 16, 1])
-        f = jit(TinygradBP.moons_loss(model, model.parameters(), len(X)))
+        model = TinygradBP()._model(layers, [16, 16, 1])
+        f = jit(TinygradBP().moons_loss(model, model.parameters(), len(X)))
         return lambda: f(X, y).data  # the first call: the traced eager forward, then analysis and compile()
 
     runs = {"eager step": lambda: TinygradBP().prepare_moons(layers, X, y, 1.0), "trace + compile": first_call}
@@ -844,21 +974,21 @@ def print_report(report: dict[str, Any], names: list[str], quick: bool) -> None:
     if not times:
         return
     print("\n## Times (median)\n")
-    ratios = ["tinygrad_bp / floor", "micrograd / tinygrad_bp", "jit / tight floor"]
-    print("| workload | " + " | ".join(names + ratios) + " |")
-    print("|---" * (len(names) + 4) + "|")
+    ratios = {"tinygrad_bp / floor": ("tinygrad_bp", "floor", "{:.2f}×"),
+              "micrograd / tinygrad_bp": ("micrograd", "tinygrad_bp", "{:.1f}×"),
+              "jit / tight floor": ("jit", "floor (tight)", "{:.2f}×")}
+    if report.get("against"):
+        ratios[f"tinygrad_bp / {report['against']}"] = ("tinygrad_bp", report["against"], "{:.2f}×")
+    print("| workload | " + " | ".join(names + list(ratios)) + " |")
+    print("|---" * (len(names) + len(ratios) + 1) + "|")
     for w, t in times.items():
-        tg, fl, mg = t.get("tinygrad_bp"), t.get("floor"), t.get("micrograd")
         if w.startswith("W3/"):
             n = int(w.split("/")[1])
             cells = [fmt_t(t[nm] / (3 * n)) + "/node" if nm in t else "—" for nm in names]
         else:
             cells = [fmt_t(t.get(nm)) for nm in names]
-        r1 = f"{tg / fl:.2f}×" if tg and fl else "—"
-        r2 = f"{mg / tg:.1f}×" if tg and mg else "—"
-        jt, ti = t.get("jit"), t.get("floor (tight)")
-        r3 = f"{jt / ti:.2f}×" if jt and ti else "—"
-        print(f"| {w} | " + " | ".join(cells) + f" | {r1} | {r2} | {r3} |")
+        cells += [fmt.format(t[a] / t[b]) if t.get(a) and t.get(b) else "—" for a, b, fmt in ratios.values()]
+        print(f"| {w} | " + " | ".join(cells) + " |")
     if "W3/10000" in times and "W3/1000000" in times:
         tg = times["W3/1000000"]["tinygrad_bp"] / times["W3/10000"]["tinygrad_bp"]
         fl = times["W3/1000000"]["floor"] / times["W3/10000"]["floor"]
@@ -934,12 +1064,18 @@ def machine() -> str:
     return ", ".join([platform.platform(), f"{os.cpu_count()} CPUs"] + [model] * bool(model))
 
 
+def ratio_columns(report: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """The Markdown table's ratio columns: RATIOS, and with --against tinygrad_bp / its contender."""
+    against = report.get("against")
+    return {**RATIOS, f"tinygrad_bp / {against}": ("tinygrad_bp", against)} if against else RATIOS
+
+
 def ratio_cells(report: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """Per workload the ratio columns of the Markdown table (RATIOS: numerator over denominator)."""
+    """Per workload the ratio columns of the Markdown table (ratio_columns: numerator over denominator)."""
     times, cells = report["times"], {}
     for w, t in times.items():
         row = {}
-        for col, (a, b) in RATIOS.items():
+        for col, (a, b) in ratio_columns(report).items():
             if a in t and b in t:
                 row[col] = _times(t[a] / t[b])
             elif w != "W3/300" and w.startswith("W3/") and "micrograd" in (a, b) and "tinygrad_bp" in t:
@@ -978,7 +1114,8 @@ def markdown(report: dict[str, Any], quick: bool) -> str:
               "W2": f"W2 moons (one step, {sizes.get('W2', 100)} samples)"}
     cells = ratio_cells(report)
     if cells:
-        out += ["| workload | " + " | ".join(RATIOS) + " |", "|---" * (len(RATIOS) + 1) + "|"]
+        columns = ratio_columns(report)
+        out += ["| workload | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
         for w, row in cells.items():
             label = labels.get(w) or (f"W3 chain, {int(w[3:]):,} rounds (per node)" if w.startswith("W3/") else w)
             out.append(f"| {label} | " + " | ".join(row.values()) + " |")

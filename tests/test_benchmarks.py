@@ -470,3 +470,110 @@ def test_replace_section_keeps_the_markers_and_everything_around_them():
     for bad, found in ((f"{b}\n{b}\n{e}", "found 2 and 1"), ("no markers", "found 0 and 0"), (f"{e}{b}", "order")):
         with pytest.raises(ValueError, match=found):
             run.replace_section(bad, "x")
+
+
+# --- --against REV: the package at another git revision as one more contender ---------------------------------
+
+def _package_modules(name):
+    return [m for m in sys.modules if m == name or m.startswith(name + ".")]
+
+
+def test_against_head_is_one_more_contender_checked_against_the_floor_and_timed(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(run.tempfile, "tempdir", str(tmp_path))
+    report = run.main(["--quick", "--only", "W1", "--against", "HEAD"])
+    name = report["against"]
+    short = run.subprocess.run(["git", "-C", run.ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+    assert name == f"tinygrad_bp@{short}"
+    assert report["checks"][("W1", name)] <= run.TOL  # before timing and in every timed round
+    t = report["times"]["W1"]
+    assert name in t and "tinygrad_bp" in t
+    times_table = next(tb for tb in _tables(capsys.readouterr().out) if "tinygrad_bp / floor" in tb[0])
+    header, row = times_table[0], times_table[1]
+    assert header[2] == name and row[0] == "W1"  # its column right after tinygrad_bp's, and the ratio column
+    assert row[header.index(f"tinygrad_bp / {name}")] == f"{t['tinygrad_bp'] / t[name]:.2f}×"
+    assert list(run.ratio_columns(report))[-1] == f"tinygrad_bp / {name}"
+    assert os.listdir(tmp_path) == [] and _package_modules(run.PREFIX + short) == []  # nothing left behind
+
+
+def test_against_imports_the_old_code_renamed_from_a_temporary_directory(tmp_path):
+    import importlib
+    import subprocess
+
+    import tinygrad_bp
+    with run.package_at("02bc1ca", tmp=str(tmp_path)) as pkg:
+        where = os.path.dirname(os.path.dirname(pkg.__file__))
+        assert pkg.__name__ == "tinygrad_bp_at_02bc1ca" and os.path.dirname(where) == str(tmp_path)
+        engine = importlib.import_module(pkg.__name__ + ".engine")
+        old = subprocess.run(["git", "-C", run.ROOT, "show", "02bc1ca:tinygrad_bp/engine.py"], capture_output=True,
+                             text=True, check=True).stdout
+        with open(engine.__file__, encoding="utf-8") as f:
+            assert f.read() == run.renamed_imports(old, pkg.__name__)  # the old engine.py, its imports renamed
+        assert importlib.util.find_spec(pkg.__name__ + ".jit") is None  # jit came after 02bc1ca
+        c = run.Previous(pkg, "02bc1ca")
+        assert c.name == "tinygrad_bp@02bc1ca" and c.Value is engine.Value is not tinygrad_bp.Value
+        assert c.MLP.__module__ == pkg.__name__ + ".nn" and c.sse.__module__ == pkg.__name__ + ".losses"
+        assert importlib.import_module(pkg.__name__ + ".nn").Value is engine.Value  # nn uses the old engine too
+        assert all(sys.modules[m].__file__.startswith(where) for m in _package_modules(pkg.__name__))
+        ref = run.Floor().prepare_mazur(run.mazur_layers(), 2)()
+        assert run.check(c.name, "W1", c.prepare_mazur(run.mazur_layers(), 2)(), ref) <= run.TOL
+    assert os.listdir(tmp_path) == [] and _package_modules("tinygrad_bp_at_02bc1ca") == []
+    with run.package_at("HEAD", tmp=str(tmp_path)) as pkg:
+        assert importlib.util.find_spec(pkg.__name__ + ".jit") is not None  # today's has it
+    assert os.listdir(tmp_path) == []
+
+
+def test_renamed_imports_rename_the_package_in_import_lines_only():
+    source = ('"""tinygrad_bp: docs."""\nfrom tinygrad_bp.engine import Value\n    from tinygrad_bp import data\n'
+              'import tinygrad_bp.nn as nn\nfrom tinygrad_bp_extra import x\nname = "tinygrad_bp.engine"\n'
+              "from . import losses\n")
+    assert run.renamed_imports(source, "P") == (
+        '"""tinygrad_bp: docs."""\nfrom P.engine import Value\n    from P import data\nimport P.nn as nn\n'
+        'from tinygrad_bp_extra import x\nname = "tinygrad_bp.engine"\nfrom . import losses\n')
+
+
+def test_against_a_bad_revision_exits_2_with_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(run.tempfile, "tempdir", str(tmp_path))
+    for rev, message in (("no-such-rev", "no-such-rev: not a revision of the repository at"),
+                         ("a6ace49", "a6ace49: tinygrad_bp at a6ace49 has no tinygrad_bp.nn.MLP")):
+        with pytest.raises(SystemExit) as info:
+            run.main(["--quick", "--check", "--against", rev])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and message in err and err.count("\n") == 1, err
+    assert os.listdir(tmp_path) == []
+
+
+def _git_repo(path, files):
+    import subprocess
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text, encoding="utf-8")
+    git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "c"]):
+        subprocess.run(git + args, check=True)
+
+
+def test_against_names_what_is_missing(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    with pytest.raises(run.AgainstError, match="HEAD: .* is not a git checkout"):
+        with run.package_at("HEAD", root=str(tmp_path), tmp=str(tmp)):
+            pass
+    (tmp_path / "none").mkdir()
+    _git_repo(tmp_path / "none", {"README": "no package\n"})
+    with pytest.raises(run.AgainstError, match="HEAD: there is no tinygrad_bp/ at [0-9a-f]+$"):
+        with run.package_at("HEAD", root=str(tmp_path / "none"), tmp=str(tmp)):
+            pass
+    (tmp_path / "old").mkdir()  # a package whose MLP takes no layer sizes
+    _git_repo(tmp_path / "old", {
+        "tinygrad_bp/__init__.py": "from tinygrad_bp.engine import Value\n",
+        "tinygrad_bp/engine.py": "class Value:\n    def __init__(self, data):\n        self.data = data\n",
+        "tinygrad_bp/nn.py": "from tinygrad_bp.engine import Value\n\n\nclass MLP:\n    def __init__(self, nin):\n"
+                             "        self.w = [Value(0.0)] * nin\n",
+        "tinygrad_bp/losses.py": "def sse(outputs, targets):\n    return 0.0\n"})
+    with run.package_at("HEAD", root=str(tmp_path / "old"), tmp=str(tmp)) as pkg:
+        assert pkg.Value.__module__ == pkg.__name__ + ".engine"  # its own engine, not the installed one
+        with pytest.raises(run.AgainstError, match=r"HEAD: W1 fails on tinygrad_bp at [0-9a-f]+, which lacks what "
+                                                   r"it needs: TypeError: .*__init__\(\) got an unexpected keyword"):
+            run.Previous(pkg, "HEAD")
+    assert os.listdir(tmp) == []
