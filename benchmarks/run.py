@@ -55,7 +55,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.realpath(__file__))  # a symlinked benchmarks/: its checkout
 ROOT = os.path.dirname(HERE)
 for _p in (ROOT, HERE):
     if _p not in sys.path:
