@@ -577,3 +577,15 @@ def test_against_names_what_is_missing(tmp_path):
                                                    r"it needs: TypeError: .*__init__\(\) got an unexpected keyword"):
             run.Previous(pkg, "HEAD")
     assert os.listdir(tmp) == []
+
+
+def test_markdown_has_the_against_ratio_column_only_with_against():
+    times = {"W1": {"tinygrad_bp": 2.0, "tinygrad_bp@abc1234": 1.6, "floor": 1.0},
+             "W3/1000000": {"tinygrad_bp": 3.0, "floor": 1.0}}
+    report = {"times": times, "missing": [], "against": "tinygrad_bp@abc1234"}
+    [table] = _tables(run.markdown(report, quick=True))
+    assert table[0] == ["workload", *run.RATIOS, "tinygrad_bp / tinygrad_bp@abc1234"]
+    assert table[1][0].startswith("W1") and table[1][1] == "2.00×" and table[1][-1] == "1.25×"  # 2.0 / 1.6
+    assert table[2][-1] == "—"  # not run at 10^6 rounds
+    report["against"] = None
+    assert _tables(run.markdown(report, quick=True))[0][0] == ["workload", *run.RATIOS]
