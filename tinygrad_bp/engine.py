@@ -217,9 +217,9 @@ def topological_order(root: Value, leaves: list[Value] | None = None) -> list[Va
                     leaf(c)
                 elif len(prev) > 2 and visited.issuperset(prev):  # done at once (a layer's neurons share inputs)
                     done(c)
-                else:  # down to c; back to the next input here once c is done
+                else:  # down to c, back once c is done (1-2 inputs: no iterator kept alive, the tuple is scanned again)
                     path.append(c)
-                    pending.append(iter(prev))
+                    pending.append(prev if len(prev) < 3 else iter(prev))
                     break
         else:  # every input of the last node on the path is done
             pending.pop()
