@@ -609,3 +609,49 @@ def test_markdown_has_the_against_ratio_column_only_with_against():
     assert table[2][-1] == "—"  # not run at 10^6 rounds
     report["against"] = None
     assert _tables(run.markdown(report, quick=True))[0][0] == ["workload", *run.RATIOS]
+
+
+_spec_m = importlib.util.spec_from_file_location("bench_marker_order", os.path.join(BENCH, "marker_order.py"))
+marker_order = importlib.util.module_from_spec(_spec_m)
+_spec_m.loader.exec_module(marker_order)
+
+
+@given(seed=st.integers(0, 10**9))
+@settings(max_examples=50, deadline=None)
+def test_the_marker_pass_gives_backwards_gradients_bit_for_bit_and_leaves_none_marked(seed):
+    leaves, out = _random_graph(seed)
+    for x in leaves:
+        x.grad = 0.25  # leaves add this pass's gradient to what they hold, in both passes
+    out.backward()
+    plain = [x.grad for x in leaves]
+    for x in leaves:
+        x.grad = 0.25
+    with marker_order.marker_order():
+        out.backward()
+    assert [x.grad for x in leaves] == plain
+    assert Value.backward is not marker_order.marker_backward  # the block puts the plain pass back
+
+
+def test_marker_order_quick_run_times_both_passes_checked_against_the_floor(capsys):
+    table = marker_order.main(["--quick"])
+    assert set(table) == {"W1", "W2", "W3/300"}
+    for times in table.values():
+        assert {"floor", "tinygrad_bp", "marker order"} <= set(times) and min(times.values()) > 0
+    out = capsys.readouterr().out
+    w1 = table["W1"]
+    assert f"| W1 | {w1['tinygrad_bp'] / w1['floor']:.2f}× | {w1['marker order'] / w1['floor']:.2f}× |" in out
+
+
+def test_interleaved_fails_a_marker_pass_that_computes_something_else(monkeypatch):
+    from tinygrad_bp.engine import topological_order
+    marked = marker_order.marker_backward
+
+    def wrong(self):  # the marker pass, then every leaf's gradient off by 1e-9 (the checks' tolerance: 1e-12)
+        marked(self)
+        for c in topological_order(self):
+            if not c._prev:
+                c.grad *= 1.0 + 1e-9
+
+    monkeypatch.setattr(marker_order, "marker_backward", wrong)
+    with pytest.raises(marker_order.run.CheckError, match="marker order deviates from the floor"):
+        marker_order.main(["--quick"])
