@@ -481,7 +481,7 @@ class _Graph:
                 else:
                     kind, k = ref[id(c)]
                     refs.append(("a", slots.setdefault(k, len(slots))) if kind == "i" else (kind, k, c._op is CONST))
-            entries.append((getattr(op, "key", None) or ("op", id(op)), op.params, tuple(refs),
+            entries.append((op.key or ("op", id(op)), op.params, tuple(refs),
                             len(self.conds.get(id(v), ()))))
         return tuple(entries), slots
 
@@ -869,7 +869,7 @@ def _spreads(op: Op, k: int) -> bool:
         return True
     if op is ops.DIV:
         return k == 0
-    return getattr(op, "key", None) == "POW_CONST" and op.exponent > 0
+    return op.key == "POW_CONST" and op.exponent > 0
 
 
 

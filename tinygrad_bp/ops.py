@@ -47,7 +47,7 @@ class Op(str):
     def __reduce__(self) -> tuple[Any, ...]:  # pickled by name: unpickling gives back this very op
         key = getattr(self, "exponent", None)
         if key is None:
-            if OPS.get(getattr(self, "key", None)) is not self:
+            if OPS.get(self.key) is not self:
                 import pickle
 
                 raise pickle.PicklingError(f"Op {str(self)!r} is not one of the engine's ops: "
